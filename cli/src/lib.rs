@@ -1,0 +1,12 @@
+//! `dappctl` as a library: load spec files, validate them against the Data Application Model,
+//! and report what is wrong. The binary in `main.rs` only parses arguments and prints.
+
+pub mod diagnostic;
+pub mod load;
+pub mod model;
+pub mod report;
+pub mod scaffold;
+pub mod schema;
+pub mod source;
+pub mod validate;
+pub mod write;

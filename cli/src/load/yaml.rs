@@ -1,0 +1,519 @@
+//! YAML 1.2 text to spanned [`Node`] trees, built from the parser's event stream.
+//!
+//! Building the tree ourselves (rather than through a serde layer) lets us hold hostile input
+//! to fixed limits: nesting depth and alias expansion are checked while the events stream in,
+//! so a billion-laughs file or a 10,000-deep list fails fast, in bounded memory.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Tag};
+
+use super::node::{Entry, Node, Value};
+use crate::source::{SourceFile, Span};
+
+/// Limits that keep loading bounded whatever the input.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Deepest nesting of sequences and mappings.
+    pub max_depth: usize,
+    /// Nodes that aliases may copy into one file, in total.
+    pub max_alias_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 64,
+            max_alias_nodes: 10_000,
+        }
+    }
+}
+
+/// Why a file is not a well-formed YAML stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YamlError {
+    pub kind: YamlErrorKind,
+    pub span: Span,
+    /// Where the first occurrence is, for duplicates.
+    pub previous: Option<Span>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum YamlErrorKind {
+    Syntax(String),
+    DuplicateKey(String),
+    TooDeep(usize),
+    AliasExpansion(usize),
+    UnknownAlias,
+    ComplexKey,
+    UnsupportedTag(String),
+    BadTaggedValue(String),
+    NonFiniteNumber,
+}
+
+impl YamlError {
+    fn at(kind: YamlErrorKind, span: Span) -> Self {
+        YamlError {
+            kind,
+            span,
+            previous: None,
+        }
+    }
+}
+
+/// One document of a YAML stream.
+#[derive(Debug)]
+pub struct Document {
+    pub root: Node,
+}
+
+struct Anchored {
+    node: Node,
+    size: usize,
+}
+
+enum Frame {
+    Seq {
+        start: usize,
+        anchor: usize,
+        items: Vec<Node>,
+        size: usize,
+    },
+    Map {
+        start: usize,
+        anchor: usize,
+        entries: Vec<Entry>,
+        key: Option<(String, Span)>,
+        seen: Option<HashSet<String>>,
+        size: usize,
+    },
+}
+
+/// Maps with more entries than this check duplicates through a hash set instead of a scan.
+const LINEAR_DUPLICATE_SCAN: usize = 16;
+
+pub fn parse(file: &SourceFile, limits: Limits) -> Result<Vec<Document>, YamlError> {
+    let text: &str = file.text();
+    // The parser counts characters; spans are bytes. ASCII text needs no conversion.
+    let ascii = text.is_ascii();
+    let offset = |m: &saphyr_parser::Marker| {
+        if ascii {
+            m.index()
+        } else {
+            file.offset_of(m.line(), m.col())
+        }
+    };
+    let span_of =
+        |s: &saphyr_parser::Span| Span::new(offset(&s.start), offset(&s.end).max(offset(&s.start)));
+    let syntax = |e: ScanError| {
+        let at = offset(e.marker());
+        YamlError::at(
+            YamlErrorKind::Syntax(e.info().to_owned()),
+            Span::new(at, at),
+        )
+    };
+
+    let mut documents = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: HashMap<usize, Anchored> = HashMap::new();
+    let mut alias_nodes = 0usize;
+    let mut root: Option<Node> = None;
+
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(syntax)?;
+        let span = span_of(&span);
+        let (node, anchor, size) = match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing => continue,
+            Event::DocumentStart(_) => {
+                anchors.clear();
+                continue;
+            }
+            Event::DocumentEnd => {
+                if let Some(root) = root.take() {
+                    documents.push(Document { root });
+                }
+                continue;
+            }
+            Event::SequenceStart(anchor, tag) => {
+                check_collection_tag(tag.as_deref(), "seq", span)?;
+                if stack.len() >= limits.max_depth {
+                    return Err(YamlError::at(
+                        YamlErrorKind::TooDeep(limits.max_depth),
+                        span,
+                    ));
+                }
+                stack.push(Frame::Seq {
+                    start: span.start,
+                    anchor,
+                    items: Vec::new(),
+                    size: 1,
+                });
+                continue;
+            }
+            Event::MappingStart(anchor, tag) => {
+                check_collection_tag(tag.as_deref(), "map", span)?;
+                if stack.len() >= limits.max_depth {
+                    return Err(YamlError::at(
+                        YamlErrorKind::TooDeep(limits.max_depth),
+                        span,
+                    ));
+                }
+                stack.push(Frame::Map {
+                    start: span.start,
+                    anchor,
+                    entries: Vec::new(),
+                    key: None,
+                    seen: None,
+                    size: 1,
+                });
+                continue;
+            }
+            Event::SequenceEnd => match stack.pop() {
+                Some(Frame::Seq {
+                    start,
+                    anchor,
+                    items,
+                    size,
+                }) => {
+                    let end = items.last().map_or(span.end, |n| n.span.end);
+                    (
+                        Node {
+                            value: Value::Seq(items),
+                            span: Span::new(start, end),
+                        },
+                        anchor,
+                        size,
+                    )
+                }
+                _ => unreachable!("the parser balances sequence events"),
+            },
+            Event::MappingEnd => match stack.pop() {
+                Some(Frame::Map {
+                    start,
+                    anchor,
+                    entries,
+                    size,
+                    ..
+                }) => {
+                    let end = entries.last().map_or(span.end, |e| e.value.span.end);
+                    (
+                        Node {
+                            value: Value::Map(entries),
+                            span: Span::new(start, end),
+                        },
+                        anchor,
+                        size,
+                    )
+                }
+                _ => unreachable!("the parser balances mapping events"),
+            },
+            Event::Scalar(text, style, anchor, tag) => {
+                (scalar(text, style, tag.as_deref(), span)?, anchor, 1)
+            }
+            Event::Alias(id) => {
+                let Some(target) = anchors.get(&id) else {
+                    return Err(YamlError::at(YamlErrorKind::UnknownAlias, span));
+                };
+                alias_nodes += target.size;
+                if alias_nodes > limits.max_alias_nodes {
+                    return Err(YamlError::at(
+                        YamlErrorKind::AliasExpansion(limits.max_alias_nodes),
+                        span,
+                    ));
+                }
+                let mut node = target.node.clone();
+                node.span = span;
+                (node, 0, target.size)
+            }
+        };
+        if anchor != 0 {
+            anchors.insert(
+                anchor,
+                Anchored {
+                    node: node.clone(),
+                    size,
+                },
+            );
+        }
+        match stack.last_mut() {
+            None => root = Some(node),
+            Some(Frame::Seq {
+                items, size: total, ..
+            }) => {
+                *total += size;
+                items.push(node);
+            }
+            Some(Frame::Map {
+                entries,
+                key,
+                seen,
+                size: total,
+                ..
+            }) => {
+                *total += size;
+                match key.take() {
+                    None => *key = Some((map_key(node)?, span)),
+                    Some((name, key_span)) => {
+                        if let Some(previous) = find_duplicate(entries, seen, &name) {
+                            return Err(YamlError {
+                                kind: YamlErrorKind::DuplicateKey(name),
+                                span: key_span,
+                                previous: Some(previous),
+                            });
+                        }
+                        entries.push(Entry {
+                            key: name,
+                            key_span,
+                            value: node,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(documents)
+}
+
+fn find_duplicate(
+    entries: &[Entry],
+    seen: &mut Option<HashSet<String>>,
+    name: &str,
+) -> Option<Span> {
+    if entries.len() < LINEAR_DUPLICATE_SCAN {
+        return entries.iter().find(|e| e.key == name).map(|e| e.key_span);
+    }
+    let seen = seen.get_or_insert_with(|| entries.iter().map(|e| e.key.clone()).collect());
+    if seen.insert(name.to_owned()) {
+        None
+    } else {
+        entries.iter().find(|e| e.key == name).map(|e| e.key_span)
+    }
+}
+
+/// JSON needs string keys; plain scalar keys keep their source text (`1: x` is key "1").
+fn map_key(node: Node) -> Result<String, YamlError> {
+    match node.value {
+        Value::String(s) => Ok(s),
+        Value::Null => Ok(String::new()),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Int(i) => Ok(i.to_string()),
+        Value::Float(f) => Ok(f.to_string()),
+        Value::Seq(_) | Value::Map(_) => Err(YamlError::at(YamlErrorKind::ComplexKey, node.span)),
+    }
+}
+
+fn core_tag(tag: Option<&Tag>) -> Option<Result<&str, String>> {
+    tag.map(|t| {
+        if t.is_yaml_core_schema() {
+            Ok(t.suffix.as_str())
+        } else {
+            Err(t.to_string())
+        }
+    })
+}
+
+fn check_collection_tag(tag: Option<&Tag>, expected: &str, span: Span) -> Result<(), YamlError> {
+    match core_tag(tag) {
+        None => Ok(()),
+        Some(Ok(suffix)) if suffix == expected => Ok(()),
+        Some(Ok(suffix)) => Err(YamlError::at(
+            YamlErrorKind::UnsupportedTag(format!("!!{suffix}")),
+            span,
+        )),
+        Some(Err(other)) => Err(YamlError::at(YamlErrorKind::UnsupportedTag(other), span)),
+    }
+}
+
+fn scalar(
+    text: Cow<'_, str>,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+    span: Span,
+) -> Result<Node, YamlError> {
+    let value = match core_tag(tag) {
+        None if style == ScalarStyle::Plain => resolve_plain(&text),
+        None | Some(Ok("str")) => None,
+        Some(Ok(suffix @ ("int" | "float" | "bool" | "null"))) => {
+            let resolved = resolve_plain(&text);
+            let fits = matches!(
+                (suffix, &resolved),
+                ("int", Some(Value::Int(_)))
+                    | ("float", Some(Value::Float(_) | Value::Int(_)))
+                    | ("bool", Some(Value::Bool(_)))
+                    | ("null", Some(Value::Null))
+            );
+            if !fits {
+                return Err(YamlError::at(
+                    YamlErrorKind::BadTaggedValue(format!("!!{suffix}")),
+                    span,
+                ));
+            }
+            match resolved {
+                Some(Value::Int(i)) if suffix == "float" => Some(Value::Float(i as f64)),
+                other => other,
+            }
+        }
+        Some(Ok(suffix)) => {
+            return Err(YamlError::at(
+                YamlErrorKind::UnsupportedTag(format!("!!{suffix}")),
+                span,
+            ));
+        }
+        Some(Err(other)) => return Err(YamlError::at(YamlErrorKind::UnsupportedTag(other), span)),
+    };
+    match value {
+        Some(Value::Float(f)) if !f.is_finite() => {
+            Err(YamlError::at(YamlErrorKind::NonFiniteNumber, span))
+        }
+        Some(value) => Ok(Node { value, span }),
+        None => Ok(Node {
+            value: Value::String(text.into_owned()),
+            span,
+        }),
+    }
+}
+
+/// Resolves a plain scalar by the YAML 1.2 core schema; `None` means it is a string.
+/// (YAML 1.1's `yes`, `no`, `on`, `off` are strings here, as the 1.2 spec says.)
+fn resolve_plain(text: &str) -> Option<Value> {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Some(Value::Float(f64::INFINITY));
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Some(Value::Float(f64::NEG_INFINITY)),
+        ".nan" | ".NaN" | ".NAN" => return Some(Value::Float(f64::NAN)),
+        _ => {}
+    }
+    if let Some(octal) = text.strip_prefix("0o") {
+        return i64::from_str_radix(octal, 8).ok().map(Value::Int);
+    }
+    if let Some(hex) = text.strip_prefix("0x") {
+        return i64::from_str_radix(hex, 16).ok().map(Value::Int);
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        // An integer too large for i64 is still a number, not a string.
+        return Some(text.parse::<i64>().map_or_else(
+            |_| Value::Float(text.parse().unwrap_or(f64::INFINITY)),
+            Value::Int,
+        ));
+    }
+    is_core_float(digits).then(|| text.parse::<f64>().ok().map(Value::Float))?
+}
+
+/// `( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?`, sign already stripped.
+fn is_core_float(s: &str) -> bool {
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let (int, frac) = match mantissa.split_once('.') {
+        Some((int, frac)) => (int, Some(frac)),
+        None => (mantissa, None),
+    };
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match frac {
+        Some(frac) => digits(int) && digits(frac) && !(int.is_empty() && frac.is_empty()),
+        None => !int.is_empty() && digits(int),
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    mantissa_ok && exponent_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Vec<Document>, YamlError> {
+        parse(&SourceFile::new("t.yaml".into(), text), Limits::default())
+    }
+
+    #[test]
+    fn resolves_scalars_by_the_yaml_1_2_core_schema() {
+        let docs =
+            load("a: yes\nb: 2.1.0\nc: 1.5\nd: 0x1F\ne: ~\nf: 'true'\ng: 12\nh: 1e3\n").unwrap();
+        let json = docs[0].root.to_json();
+        assert_eq!(
+            json,
+            serde_json::json!({"a":"yes","b":"2.1.0","c":1.5,"d":31,"e":null,"f":"true","g":12,"h":1000.0})
+        );
+    }
+
+    #[test]
+    fn spans_point_at_keys_and_values() {
+        let text = "metadata:\n  name: orders\n";
+        let docs = load(text).unwrap();
+        let located = docs[0].root.locate(&["metadata", "name"]);
+        assert_eq!(
+            &text[located.node.span.start..located.node.span.end],
+            "orders"
+        );
+        let key = located.key_span.unwrap();
+        assert_eq!(&text[key.start..key.end], "name");
+    }
+
+    #[test]
+    fn duplicate_keys_point_at_both_occurrences() {
+        let err = load("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(err.kind, YamlErrorKind::DuplicateKey("a".into()));
+        assert_eq!(err.span, Span::new(10, 11));
+        assert_eq!(err.previous, Some(Span::new(0, 1)));
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_in_large_maps() {
+        let mut text: String = (0..40).map(|i| format!("k{i}: {i}\n")).collect();
+        text.push_str("k7: again\n");
+        let err = load(&text).unwrap_err();
+        assert_eq!(err.kind, YamlErrorKind::DuplicateKey("k7".into()));
+    }
+
+    #[test]
+    fn multi_document_streams_yield_every_document() {
+        assert_eq!(load("a: 1\n---\nb: 2\n---\n").unwrap().len(), 3);
+    }
+
+    #[test]
+    fn alias_bombs_stop_at_the_expansion_limit() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let err = load(&text).unwrap_err();
+        assert!(
+            matches!(err.kind, YamlErrorKind::AliasExpansion(_)),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let err = load(&text).unwrap_err();
+        assert_eq!(err.kind, YamlErrorKind::TooDeep(64));
+    }
+
+    #[test]
+    fn infinite_numbers_and_foreign_tags_are_refused() {
+        assert_eq!(
+            load("a: .inf\n").unwrap_err().kind,
+            YamlErrorKind::NonFiniteNumber
+        );
+        assert!(matches!(
+            load("a: !vault secret\n").unwrap_err().kind,
+            YamlErrorKind::UnsupportedTag(_)
+        ));
+        assert_eq!(
+            load("a: !!int '12'\n").unwrap()[0].root.to_json(),
+            serde_json::json!({"a":12})
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! The `dappctl` binary: parse arguments, call the library, print, exit 0 (valid), 1 (invalid)
+//! or 2 (usage or I/O error).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use dappctl::report::{self, Format, HumanOptions};
+use dappctl::schema::Kind;
+
+#[derive(Parser)]
+#[command(name = "dappctl", version, about = "Compile a declarative data mesh for Kubernetes", long_about = None)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check every spec file below the paths against the Data Application Model.
+    Validate {
+        /// Files or directories to check (directories are searched for .yaml/.yml files).
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+        /// How to print the diagnostics.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
+        /// Fail on warnings too.
+        #[arg(long)]
+        strict: bool,
+        /// When to colour human output (auto: when stdout is a terminal and NO_COLOR is unset).
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Print a kind's JSON Schema, or write the schemas into a directory for editors.
+    Schema {
+        /// Mesh, Domain or DataProduct (all kinds when writing with --out).
+        #[arg(value_enum, required_unless_present = "out")]
+        kind: Option<KindArg>,
+        /// Write <kind>.schema.json files into this directory instead of printing.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Write a small mesh that `dappctl validate` accepts.
+    Init {
+        /// Where to write it (created if missing).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    Human,
+    Json,
+    Sarif,
+    Github,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    #[value(name = "Mesh", alias = "mesh")]
+    Mesh,
+    #[value(name = "Domain", alias = "domain")]
+    Domain,
+    #[value(name = "DataProduct", aliases = ["dataproduct", "data-product"])]
+    DataProduct,
+}
+
+impl From<KindArg> for Kind {
+    fn from(kind: KindArg) -> Kind {
+        match kind {
+            KindArg::Mesh => Kind::Mesh,
+            KindArg::Domain => Kind::Domain,
+            KindArg::DataProduct => Kind::DataProduct,
+        }
+    }
+}
+
+const VALID: u8 = 0;
+const INVALID: u8 = 1;
+const FAILURE: u8 = 2;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let code = match args.command {
+        Command::Validate {
+            paths,
+            format,
+            strict,
+            color,
+        } => validate(&paths, format, strict, color),
+        Command::Schema { kind, out } => schema(kind.map(Kind::from), out),
+        Command::Init { dir } => init(&dir),
+    };
+    ExitCode::from(code)
+}
+
+fn validate(paths: &[PathBuf], format: OutputFormat, strict: bool, color: Color) -> u8 {
+    let outcome = match dappctl::validate::validate_paths(paths) {
+        Ok(outcome) => outcome,
+        Err(e) => return fail(e),
+    };
+    let stdout = std::io::stdout();
+    let format = match format {
+        OutputFormat::Human => Format::Human(HumanOptions {
+            color: match color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            },
+            width: terminal_width(),
+        }),
+        OutputFormat::Json => Format::Json,
+        OutputFormat::Sarif => Format::Sarif,
+        OutputFormat::Github => Format::Github,
+    };
+    let text = report::render(&outcome.report, format, strict);
+    print(&text);
+    if outcome.report.fails(strict) {
+        INVALID
+    } else {
+        VALID
+    }
+}
+
+fn schema(kind: Option<Kind>, out: Option<PathBuf>) -> u8 {
+    match (kind, out) {
+        (kind, Some(dir)) => match dappctl::schema::export(kind, &dir) {
+            Ok(written) => {
+                let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+                eprintln!("wrote {}", names.join(", "));
+                VALID
+            }
+            Err(e) => fail(miette::miette!(
+                "cannot write schemas into `{}`: {e}",
+                dir.display()
+            )),
+        },
+        (Some(kind), None) => {
+            print(&dappctl::schema::pretty(kind));
+            VALID
+        }
+        (None, None) => unreachable!("clap requires a kind or --out"),
+    }
+}
+
+fn init(dir: &std::path::Path) -> u8 {
+    match dappctl::scaffold::init(dir) {
+        Ok(written) => {
+            for path in &written {
+                eprintln!("created {}", path.display());
+            }
+            eprintln!("next: dappctl validate {}", dir.display());
+            VALID
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// Prints an error that stops the command, with miette's formatting, and returns exit code 2.
+fn fail(error: impl Into<miette::Report>) -> u8 {
+    eprintln!("{:?}", error.into());
+    FAILURE
+}
+
+/// Writes to stdout; a closed pipe (`dappctl validate | head`) is not an error.
+fn print(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write output: {e}");
+    }
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|&w: &usize| w >= 40)
+        .unwrap_or(100)
+}

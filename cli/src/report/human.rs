@@ -1,0 +1,153 @@
+//! The human format: miette's graphical reports, with the offending line, a label on the
+//! exact node, related places (the first duplicate, the other end of a reference) and help.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+
+use super::{display_path, summary};
+use crate::diagnostic::{Diagnostic, Location, Severity};
+use crate::validate::Report;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanOptions {
+    pub color: bool,
+    pub width: usize,
+}
+
+pub(super) fn render(report: &Report, options: HumanOptions, strict: bool) -> String {
+    let theme = if options.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(options.width)
+        .with_links(false);
+    let mut out = String::new();
+    for diagnostic in &report.diagnostics {
+        let shown = Shown::new(report, diagnostic);
+        if handler.render_report(&mut out, &shown).is_err() {
+            // Rendering only fails on a formatter error; fall back to the plain message.
+            out.push_str(&diagnostic.message);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out.push_str(&summary(report, strict));
+    out.push('\n');
+    out
+}
+
+/// A diagnostic as miette wants it: source code attached, spans as labels.
+struct Shown {
+    message: String,
+    code: &'static str,
+    severity: miette::Severity,
+    help: Option<String>,
+    source: Option<NamedSource<Arc<str>>>,
+    labels: Vec<LabeledSpan>,
+    related: Vec<Shown>,
+}
+
+impl Shown {
+    fn new(report: &Report, d: &Diagnostic) -> Self {
+        let mut shown = Shown {
+            message: d.message.clone(),
+            code: d.code,
+            severity: match d.severity {
+                Severity::Error => miette::Severity::Error,
+                Severity::Warning => miette::Severity::Warning,
+            },
+            help: d.help.clone(),
+            source: None,
+            labels: Vec::new(),
+            related: Vec::new(),
+        };
+        if let Some(location) = d.location {
+            shown.source = Some(source(report, location));
+            shown.labels.push(LabeledSpan::new_primary_with_span(
+                d.label.clone(),
+                span(location),
+            ));
+        }
+        for related in &d.related {
+            if Some(related.location.file) == d.location.map(|l| l.file) {
+                shown.labels.push(LabeledSpan::new_with_span(
+                    Some(related.label.clone()),
+                    span(related.location),
+                ));
+            } else {
+                shown.related.push(Shown {
+                    message: related.label.clone(),
+                    code: d.code,
+                    severity: miette::Severity::Advice,
+                    help: None,
+                    source: Some(source(report, related.location)),
+                    labels: vec![LabeledSpan::new_primary_with_span(
+                        None,
+                        span(related.location),
+                    )],
+                    related: Vec::new(),
+                });
+            }
+        }
+        shown
+    }
+}
+
+fn source(report: &Report, location: Location) -> NamedSource<Arc<str>> {
+    let file = &report.files[location.file];
+    NamedSource::new(display_path(file.path()), Arc::clone(file.text()))
+}
+
+fn span(location: Location) -> SourceSpan {
+    SourceSpan::new(location.span.start.into(), location.span.len())
+}
+
+impl fmt::Debug for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Shown {}
+
+impl miette::Diagnostic for Shown {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(self.severity)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        (!self.labels.is_empty())
+            .then(|| Box::new(self.labels.iter().cloned()) as Box<dyn Iterator<Item = LabeledSpan>>)
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        (!self.related.is_empty()).then(|| {
+            Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic))
+                as Box<dyn Iterator<Item = &'a dyn miette::Diagnostic>>
+        })
+    }
+}

@@ -1,0 +1,90 @@
+//! `dappctl init`: a small mesh that validates, to start from.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ScaffoldError {
+    #[error("`{0}` already exists; dappctl init never overwrites a file")]
+    #[diagnostic(
+        code(init::exists),
+        help("choose an empty directory, or move the file away")
+    )]
+    Exists(PathBuf),
+    #[error("cannot write `{path}`: {source}")]
+    #[diagnostic(code(io::write))]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+const MESH: &str = include_str!("scaffold/mesh.yaml");
+const PRODUCT: &str = include_str!("scaffold/orders.yaml");
+
+/// Writes the scaffold into `dir`, refusing before anything is written if a file is in the way.
+pub fn init(dir: &Path) -> Result<Vec<PathBuf>, ScaffoldError> {
+    let name = mesh_name(dir);
+    let files = [
+        (dir.join("mesh.yaml"), MESH.replace("MESH_NAME", &name)),
+        (dir.join("products").join("orders.yaml"), PRODUCT.to_owned()),
+    ];
+    if let Some((path, _)) = files.iter().find(|(path, _)| path.exists()) {
+        return Err(ScaffoldError::Exists(path.clone()));
+    }
+    for (path, text) in &files {
+        crate::write::atomic(path, text.as_bytes()).map_err(|source| ScaffoldError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(files.into_iter().map(|(path, _)| path).collect())
+}
+
+/// The directory's name made a DNS-1123 label, or `mesh` when nothing usable is left.
+fn mesh_name(dir: &Path) -> String {
+    let base = std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let cleaned: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let trimmed = cleaned
+        .trim_start_matches(|c: char| !c.is_ascii_lowercase())
+        .trim_end_matches('-');
+    let label: String = trimmed
+        .chars()
+        .take(32)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned();
+    if label.is_empty() {
+        "mesh".to_owned()
+    } else {
+        label
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mesh_name;
+    use std::path::Path;
+
+    #[test]
+    fn mesh_names_are_dns_labels() {
+        assert_eq!(
+            mesh_name(Path::new("/nonexistent/My Data_Mesh")),
+            "my-data-mesh"
+        );
+        assert_eq!(mesh_name(Path::new("/nonexistent/2024")), "mesh");
+    }
+}

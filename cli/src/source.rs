@@ -1,0 +1,115 @@
+//! Source files as loaded from disk, and the byte spans that diagnostics point at.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A half-open byte range into a [`SourceFile`]'s text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// A one-based line and column (columns count characters, as editors do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LineCol {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A file's path as the user named it, and its full text.
+#[derive(Debug)]
+pub struct SourceFile {
+    path: PathBuf,
+    text: Arc<str>,
+    line_starts: Vec<usize>,
+}
+
+impl SourceFile {
+    pub fn new(path: PathBuf, text: impl Into<Arc<str>>) -> Self {
+        let text = text.into();
+        let line_starts = std::iter::once(0)
+            .chain(memchr_newlines(&text).map(|i| i + 1))
+            .collect();
+        SourceFile {
+            path,
+            text,
+            line_starts,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn text(&self) -> &Arc<str> {
+        &self.text
+    }
+
+    /// The one-based line and column of a byte offset.
+    pub fn line_col(&self, offset: usize) -> LineCol {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
+        let start = self.line_starts[line];
+        let column = self.text[start..floor_char_boundary(&self.text, offset)]
+            .chars()
+            .count();
+        LineCol {
+            line: line + 1,
+            column: column + 1,
+        }
+    }
+
+    /// The byte offset of a one-based line and a zero-based character column, as the YAML
+    /// parser reports positions.
+    pub fn offset_of(&self, line: usize, char_col: usize) -> usize {
+        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+            return self.text.len();
+        };
+        let rest = &self.text[start..];
+        rest.char_indices()
+            .nth(char_col)
+            .map_or(self.text.len(), |(i, _)| start + i)
+    }
+}
+
+fn memchr_newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.bytes()
+        .enumerate()
+        .filter_map(|(i, b)| (b == b'\n').then_some(i))
+}
+
+fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters_not_bytes() {
+        let file = SourceFile::new("f.yaml".into(), "a: 1\nnäme: x\n");
+        assert_eq!(file.line_col(0), LineCol { line: 1, column: 1 });
+        let x = file.text().find('x').unwrap();
+        assert_eq!(file.line_col(x), LineCol { line: 2, column: 7 });
+        assert_eq!(file.offset_of(2, 6), x);
+    }
+}

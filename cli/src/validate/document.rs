@@ -1,0 +1,475 @@
+//! Checks of one document on its own: its envelope (`apiVersion`, `kind`) and its kind's JSON
+//! Schema. Each schema violation becomes a diagnostic on the exact node, worded for people.
+
+use serde_json::Value as Json;
+
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::load::{Node, Value};
+use crate::schema::{self, API_GROUP, API_VERSION, Kind, KindSchema};
+use crate::source::Span;
+
+/// What the envelope says a document is.
+pub enum Envelope {
+    Kind(Kind),
+    /// An empty document, such as the one after a trailing `---`.
+    Empty,
+    /// Another API group's document (a Kubernetes manifest, a CI file): not ours to judge.
+    Foreign(Diagnostic),
+    Invalid(Diagnostic),
+}
+
+pub fn envelope(file: usize, root: &Node) -> Envelope {
+    let entries = match &root.value {
+        Value::Null => return Envelope::Empty,
+        Value::Map(entries) => entries,
+        _ => {
+            return Envelope::Invalid(
+                Diagnostic::error(
+                    "schema::document",
+                    "a document must be a mapping with `apiVersion` and `kind`",
+                )
+                .at(file, Node::label_span(root.locate::<&str>(&[])))
+                .label("not a mapping"),
+            );
+        }
+    };
+    let first_line = entries.first().map_or(root.span, |e| e.key_span);
+    let Some(api_version) = root.get("apiVersion") else {
+        return Envelope::Invalid(
+            Diagnostic::error("schema::api-version", "document has no `apiVersion`")
+                .at(file, first_line)
+                .label("in this document")
+                .help(format!("add `apiVersion: {API_VERSION}`")),
+        );
+    };
+    let Some(version) = api_version.as_str() else {
+        return Envelope::Invalid(
+            Diagnostic::error("schema::api-version", "`apiVersion` must be a string")
+                .at(file, api_version.span)
+                .help(format!("write `apiVersion: {API_VERSION}`")),
+        );
+    };
+    if version.split('/').next() != Some(API_GROUP) {
+        return Envelope::Foreign(
+            Diagnostic::warning(
+                "load::foreign-document",
+                format!("skipped a document of API version `{version}`: not a DappMesh document"),
+            )
+            .at(file, api_version.span)
+            .label("not dappmesh.io")
+            .help("point dappctl at the directory of your specs, or move other YAML elsewhere"),
+        );
+    }
+    if version != API_VERSION {
+        return Envelope::Invalid(
+            Diagnostic::error(
+                "schema::api-version",
+                format!("unsupported API version `{version}`"),
+            )
+            .at(file, api_version.span)
+            .label("unsupported version")
+            .help(format!("this dappctl reads `{API_VERSION}`")),
+        );
+    }
+    let kinds = Kind::ALL.map(Kind::name);
+    match root.get("kind") {
+        None => Envelope::Invalid(
+            Diagnostic::error("schema::kind", "document has no `kind`")
+                .at(file, first_line)
+                .label("in this document")
+                .help(format!("add `kind:` with one of {}", kinds.join(", "))),
+        ),
+        Some(kind) => match kind.as_str().and_then(Kind::from_name) {
+            Some(k) => Envelope::Kind(k),
+            None => {
+                let text = kind.as_str().unwrap_or_default();
+                let help = match did_you_mean(text, kinds) {
+                    Some(k) => format!("did you mean `{k}`?"),
+                    None => format!("the kinds are {}", kinds.join(", ")),
+                };
+                Envelope::Invalid(
+                    Diagnostic::error("schema::kind", format!("unknown kind `{text}`"))
+                        .at(file, kind.span)
+                        .label("unknown kind")
+                        .help(help),
+                )
+            }
+        },
+    }
+}
+
+/// Every schema violation of one document, as diagnostics.
+pub fn check(file: usize, kind: Kind, root: &Node, json: &Json) -> Vec<Diagnostic> {
+    let schema = schema::schema(kind);
+    let mut diagnostics = Vec::new();
+    for error in schema.validator.iter_errors(json) {
+        let instance: Vec<String> = error
+            .instance_path()
+            .into_iter()
+            .map(|segment| segment.to_string())
+            .collect();
+        let keyword_path = error.schema_path().as_str().to_owned();
+        let ctx = ErrorContext {
+            file,
+            root,
+            schema,
+            instance: &instance,
+            keyword_path: &keyword_path,
+        };
+        ctx.describe(
+            error.kind(),
+            error.instance(),
+            error.to_string(),
+            &mut diagnostics,
+        );
+    }
+    // A value can fail the same way twice (an enum, and the narrower enum of an if/then):
+    // say it once, keeping the first, which carries the general hint.
+    let mut seen = std::collections::HashSet::new();
+    diagnostics.retain(|d| seen.insert((d.location.map(|l| (l.span.start, l.span.end)), d.code)));
+    diagnostics
+}
+
+struct ErrorContext<'a> {
+    file: usize,
+    root: &'a Node,
+    schema: &'static KindSchema,
+    instance: &'a [String],
+    keyword_path: &'a str,
+}
+
+impl ErrorContext<'_> {
+    fn span(&self) -> Span {
+        Node::label_span(self.root.locate(self.instance))
+    }
+
+    /// The schema object holding the failed keyword (`…/properties/x/enum` → `…/properties/x`).
+    fn schema_node(&self) -> Option<&'static Json> {
+        let parent = self.keyword_path.rsplit_once('/').map_or("", |(p, _)| p);
+        self.schema.node(parent)
+    }
+
+    /// The name of the key that holds the failing value, for messages.
+    fn field(&self) -> String {
+        let named = self
+            .instance
+            .iter()
+            .rev()
+            .find(|s| s.parse::<usize>().is_err());
+        match named {
+            Some(name) => format!("`{name}`"),
+            None => "the document".to_owned(),
+        }
+    }
+
+    /// Help from the schema's own description of the failing node, when it has one.
+    fn description(&self) -> Option<String> {
+        let node = self.schema_node()?;
+        let node = self.schema.resolve(node);
+        node.get("description")
+            .and_then(Json::as_str)
+            .map(str::to_owned)
+    }
+
+    /// `because `kind` is `operational``, when the failing keyword sits in an if/then.
+    fn condition(&self) -> Option<String> {
+        let (before, _) = self.keyword_path.split_once("/then/")?;
+        let condition = self.schema.node(&format!("{before}/if"))?;
+        let (key, value) = condition.get("properties")?.as_object()?.iter().next()?;
+        let value = value.get("const")?;
+        Some(format!("`{key}` is {}", show(value)))
+    }
+
+    fn describe(
+        &self,
+        kind: &jsonschema::error::ValidationErrorKind,
+        value: &Json,
+        fallback: String,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        use jsonschema::error::ValidationErrorKind as K;
+        let file = self.file;
+        let field = self.field();
+        let diagnostic = match kind {
+            K::AdditionalProperties { unexpected } | K::UnevaluatedProperties { unexpected } => {
+                let allowed = self.allowed_keys();
+                for key in unexpected {
+                    let mut path = self.instance.to_vec();
+                    path.push(key.clone());
+                    let located = self.root.locate(&path);
+                    let span = located.key_span.unwrap_or_else(|| self.span());
+                    let help = match did_you_mean(key, allowed.iter().map(String::as_str)) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None if allowed.is_empty() => "remove it".to_owned(),
+                        None => format!("allowed keys here: {}", allowed.join(", ")),
+                    };
+                    out.push(
+                        Diagnostic::error("schema::unknown-key", format!("unknown key `{key}`"))
+                            .at(file, span)
+                            .label("unknown key")
+                            .help(help),
+                    );
+                }
+                return;
+            }
+            K::Required { property } => {
+                let name = property.as_str().unwrap_or_default();
+                let what = self.property_description(name);
+                Diagnostic::error(
+                    "schema::missing-key",
+                    format!("missing required key `{name}`"),
+                )
+                .at(file, self.span())
+                .label(format!("`{name}` is missing here"))
+                .help(match what {
+                    Some(d) => format!("add `{name}`: {d}"),
+                    None => format!("add `{name}`"),
+                })
+            }
+            K::Type { kind } => {
+                let expected = type_name(kind);
+                let found = json_type(value);
+                let quoted =
+                    expected == "string" && matches!(value, Json::Number(_) | Json::Bool(_));
+                let help = if quoted {
+                    Some(format!(
+                        "YAML reads this as a {found}; quote it to keep it a string: \"{}\"",
+                        value_text(value)
+                    ))
+                } else {
+                    self.description()
+                };
+                Diagnostic::error(
+                    "schema::type",
+                    format!("{field} must be {}, not {found}", with_article(&expected)),
+                )
+                .at(file, self.span())
+                .label(format!("expected {expected}"))
+                .maybe_help(help)
+            }
+            K::Enum { options } => {
+                let options: Vec<&str> = options
+                    .as_array()
+                    .map(|o| o.iter().filter_map(Json::as_str).collect())
+                    .unwrap_or_default();
+                let text = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_owned);
+                let list = options
+                    .iter()
+                    .map(|o| format!("`{o}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let help = match (
+                    self.condition(),
+                    did_you_mean(&text, options.iter().copied()),
+                ) {
+                    (Some(cond), _) => format!("because {cond}, {field} must be one of {list}"),
+                    (None, Some(s)) if s != text => format!("did you mean `{s}`?"),
+                    (None, _) => format!("expected one of {list}"),
+                };
+                Diagnostic::error("schema::enum", format!("{field} cannot be `{text}`"))
+                    .at(file, self.span())
+                    .label("not allowed here")
+                    .help(help)
+            }
+            K::Constant { expected_value } => Diagnostic::error(
+                "schema::const",
+                format!("{field} must be {}", show(expected_value)),
+            )
+            .at(file, self.span())
+            .label(format!("expected {}", show(expected_value))),
+            K::Format { format } => {
+                let text = value.as_str().unwrap_or_default();
+                Diagnostic::error(
+                    "schema::format",
+                    format!("`{text}` is not a valid {}", format_name(format)),
+                )
+                .at(file, self.span())
+                .label(format!("invalid {}", format_name(format)))
+                .maybe_help(schema::format_help(format).map(str::to_owned))
+            }
+            K::Pattern { .. } | K::MinLength { .. } | K::MaxLength { .. } => {
+                let text = value.as_str().unwrap_or_default();
+                let limit = match kind {
+                    K::MaxLength { limit } => format!(" (at most {limit} characters)"),
+                    K::MinLength { limit: 1 } => " (it is empty)".to_owned(),
+                    K::MinLength { limit } => format!(" (at least {limit} characters)"),
+                    _ => String::new(),
+                };
+                Diagnostic::error(
+                    "schema::pattern",
+                    format!("{field} `{text}` is not well-formed{limit}"),
+                )
+                .at(file, self.span())
+                .label("malformed")
+                .maybe_help(self.description())
+            }
+            K::Not { .. } => {
+                let text = value.as_str().unwrap_or_default();
+                Diagnostic::error(
+                    "schema::pattern",
+                    format!("{field} `{text}` is not allowed"),
+                )
+                .at(file, self.span())
+                .label("not allowed")
+                .maybe_help(self.description())
+            }
+            K::MinItems { limit } => Diagnostic::error(
+                "schema::count",
+                format!("{field} needs at least {limit} item{}", plural(*limit)),
+            )
+            .at(file, self.span())
+            .label("too few items"),
+            K::MaxItems { limit } => Diagnostic::error(
+                "schema::count",
+                format!("{field} takes at most {limit} item{}", plural(*limit)),
+            )
+            .at(file, self.span())
+            .label("too many items"),
+            K::Minimum { limit } | K::ExclusiveMinimum { limit } => {
+                Diagnostic::error("schema::range", format!("{field} must be at least {limit}"))
+                    .at(file, self.span())
+                    .label("too small")
+            }
+            K::Maximum { limit } | K::ExclusiveMaximum { limit } => {
+                Diagnostic::error("schema::range", format!("{field} must be at most {limit}"))
+                    .at(file, self.span())
+                    .label("too large")
+            }
+            K::OneOfNotValid { .. } | K::OneOfMultipleValid { .. } => {
+                let choices = self.one_of_required();
+                let list = choices
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let (message, label) = if matches!(kind, K::OneOfMultipleValid { .. }) {
+                    (
+                        format!("{field} sets more than one of {list}"),
+                        "keep only one",
+                    )
+                } else {
+                    (
+                        format!("{field} needs exactly one of {list}"),
+                        "set one of them",
+                    )
+                };
+                Diagnostic::error("schema::one-of", message)
+                    .at(file, self.span())
+                    .label(label)
+                    .maybe_help(self.description())
+            }
+            _ => Diagnostic::error("schema::invalid", format!("{field}: {fallback}"))
+                .at(file, self.span())
+                .label("invalid"),
+        };
+        out.push(diagnostic);
+    }
+
+    fn allowed_keys(&self) -> Vec<String> {
+        self.schema_node()
+            .and_then(|n| n.get("properties"))
+            .and_then(Json::as_object)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn property_description(&self, name: &str) -> Option<String> {
+        let node = self.schema_node()?;
+        let property = node.get("properties")?.get(name)?;
+        let own = property.get("description").and_then(Json::as_str);
+        own.or_else(|| {
+            self.schema
+                .resolve(property)
+                .get("description")
+                .and_then(Json::as_str)
+        })
+        .map(str::to_owned)
+    }
+
+    /// The keys a `oneOf` of `{ required: [x] }` branches chooses between.
+    fn one_of_required(&self) -> Vec<String> {
+        self.schema
+            .node(self.keyword_path)
+            .and_then(Json::as_array)
+            .map(|branches| {
+                branches
+                    .iter()
+                    .filter_map(|b| b.get("required")?.as_array()?.first()?.as_str())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn show(value: &Json) -> String {
+    match value {
+        Json::String(s) => format!("`{s}`"),
+        other => format!("`{other}`"),
+    }
+}
+
+fn value_text(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn with_article(noun: &str) -> String {
+    match noun.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {noun}"),
+        _ => format!("a {noun}"),
+    }
+}
+
+fn type_name(kind: &jsonschema::error::TypeKind) -> String {
+    use jsonschema::error::TypeKind;
+    match kind {
+        TypeKind::Single(t) => yaml_type(&t.to_string()),
+        TypeKind::Multiple(ts) => ts
+            .iter()
+            .map(|t| yaml_type(&t.to_string()))
+            .collect::<Vec<_>>()
+            .join(" or "),
+    }
+}
+
+/// JSON Schema's type names, as a YAML author knows them.
+fn yaml_type(json_type: &str) -> String {
+    match json_type {
+        "object" => "mapping".to_owned(),
+        "array" => "list".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+fn json_type(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "boolean",
+        Json::Number(n) if n.is_f64() => "number",
+        Json::Number(_) => "integer",
+        Json::String(_) => "string",
+        Json::Array(_) => "list",
+        Json::Object(_) => "mapping",
+    }
+}
+
+fn format_name(format: &str) -> &str {
+    match format {
+        "semver" => "semantic version",
+        "semver-range" => "version requirement",
+        "cron" => "cron schedule",
+        "timespan" => "duration",
+        "duration" => "ISO 8601 duration",
+        "uri" => "URL",
+        other => other,
+    }
+}

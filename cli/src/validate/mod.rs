@@ -1,0 +1,241 @@
+//! Validation: every loaded document against its kind's schema, then the rules that span the
+//! whole mesh. The outcome is a [`Report`] of every problem found and, only when there is no
+//! error, a [`Validated`] mesh: the one input later steps (render, apply) accept.
+
+mod document;
+mod rules;
+
+use rayon::prelude::*;
+use serde::de::DeserializeOwned;
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::load::{Loaded, LoadedDocument, Node};
+use crate::model::{DataProduct, Domain, Mesh};
+use crate::schema::Kind;
+use crate::source::{SourceFile, Span};
+use document::Envelope;
+
+/// A document that passed its schema, with its typed form and the tree it came from (so later
+/// rules can still point at the exact text).
+#[derive(Debug)]
+pub struct Doc<T> {
+    pub file: usize,
+    pub root: Node,
+    pub spec: T,
+}
+
+impl<T> Doc<T> {
+    /// The span to underline for the value at a JSON Pointer such as `/spec/storage/0/name`.
+    pub fn span(&self, pointer: &str) -> Span {
+        Node::label_span(self.root.locate(&segments(pointer)))
+    }
+
+    pub fn error(
+        &self,
+        code: &'static str,
+        message: impl Into<String>,
+        pointer: &str,
+    ) -> Diagnostic {
+        Diagnostic::error(code, message).at(self.file, self.span(pointer))
+    }
+
+    pub fn warning(
+        &self,
+        code: &'static str,
+        message: impl Into<String>,
+        pointer: &str,
+    ) -> Diagnostic {
+        Diagnostic::warning(code, message).at(self.file, self.span(pointer))
+    }
+}
+
+fn segments(pointer: &str) -> Vec<&str> {
+    pointer.split('/').skip(1).collect()
+}
+
+/// A mesh whose every document holds to the model and every cross-document rule.
+#[derive(Debug)]
+pub struct Validated {
+    pub mesh: Doc<Mesh>,
+    pub domains: Vec<Doc<Domain>>,
+    pub products: Vec<Doc<DataProduct>>,
+}
+
+/// Everything found, and the files the diagnostics point into.
+#[derive(Debug)]
+pub struct Report {
+    pub files: Vec<SourceFile>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many documents were checked.
+    pub documents: usize,
+}
+
+impl Report {
+    pub fn count(&self, severity: Severity) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == severity)
+            .count()
+    }
+
+    /// Whether the mesh fails: any error, or with `strict` any warning too.
+    pub fn fails(&self, strict: bool) -> bool {
+        self.count(Severity::Error) > 0 || (strict && self.count(Severity::Warning) > 0)
+    }
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: Report,
+    pub validated: Option<Validated>,
+}
+
+/// Documents sorted by kind, each either typed or known only by name (it failed its schema).
+#[derive(Default)]
+struct Sorted {
+    meshes: Vec<Doc<Mesh>>,
+    domains: Vec<Doc<Domain>>,
+    products: Vec<Doc<DataProduct>>,
+    /// (domain, name) of products that failed their schema: references to them are not
+    /// reported again as unresolved.
+    broken_products: Vec<(String, String)>,
+    broken_domains: Vec<String>,
+    broken_mesh: bool,
+}
+
+enum Checked {
+    Mesh(Doc<Mesh>),
+    Domain(Doc<Domain>),
+    Product(Doc<DataProduct>),
+    Broken(Kind, Node, Vec<Diagnostic>),
+    Skipped(Option<Diagnostic>),
+}
+
+pub fn validate(loaded: Loaded) -> Outcome {
+    let Loaded {
+        files,
+        documents,
+        mut diagnostics,
+    } = loaded;
+    let count = documents.len();
+    let checked: Vec<Checked> = documents.into_par_iter().map(check_document).collect();
+
+    let mut sorted = Sorted::default();
+    for outcome in checked {
+        match outcome {
+            Checked::Mesh(d) => sorted.meshes.push(d),
+            Checked::Domain(d) => sorted.domains.push(d),
+            Checked::Product(d) => sorted.products.push(d),
+            Checked::Broken(kind, root, found) => {
+                diagnostics.extend(found);
+                let name = |n: &Node, key: &str| {
+                    n.get("metadata")
+                        .and_then(|m| m.get(key))
+                        .and_then(Node::as_str)
+                        .map(str::to_owned)
+                };
+                match kind {
+                    Kind::Mesh => sorted.broken_mesh = true,
+                    Kind::Domain => sorted.broken_domains.extend(name(&root, "name")),
+                    Kind::DataProduct => {
+                        if let (Some(domain), Some(product)) =
+                            (name(&root, "domain"), name(&root, "name"))
+                        {
+                            sorted.broken_products.push((domain, product));
+                        }
+                    }
+                }
+            }
+            Checked::Skipped(found) => diagnostics.extend(found),
+        }
+    }
+
+    diagnostics.extend(rules::check(&sorted));
+    sort(&mut diagnostics);
+    let has_errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
+    let validated = if has_errors || sorted.meshes.len() != 1 {
+        None
+    } else {
+        let Sorted {
+            mut meshes,
+            domains,
+            products,
+            ..
+        } = sorted;
+        Some(Validated {
+            mesh: meshes.remove(0),
+            domains,
+            products,
+        })
+    };
+    Outcome {
+        report: Report {
+            files,
+            diagnostics,
+            documents: count,
+        },
+        validated,
+    }
+}
+
+fn check_document(document: LoadedDocument) -> Checked {
+    let LoadedDocument { file, root } = document;
+    let kind = match document::envelope(file, &root) {
+        Envelope::Kind(kind) => kind,
+        Envelope::Empty => return Checked::Skipped(None),
+        Envelope::Foreign(d) | Envelope::Invalid(d) => return Checked::Skipped(Some(d)),
+    };
+    let json = root.to_json();
+    let found = document::check(file, kind, &root, &json);
+    if !found.is_empty() {
+        return Checked::Broken(kind, root, found);
+    }
+    match kind {
+        Kind::Mesh => typed(kind, file, root, json, Checked::Mesh),
+        Kind::Domain => typed(kind, file, root, json, Checked::Domain),
+        Kind::DataProduct => typed(kind, file, root, json, Checked::Product),
+    }
+}
+
+/// The typed form of a document that passed its schema. A failure here means the schema and
+/// the Rust model disagree: a bug in dappctl, reported as such rather than a panic.
+fn typed<T: DeserializeOwned>(
+    kind: Kind,
+    file: usize,
+    root: Node,
+    json: serde_json::Value,
+    wrap: fn(Doc<T>) -> Checked,
+) -> Checked {
+    match serde_json::from_value(json) {
+        Ok(spec) => wrap(Doc { file, root, spec }),
+        Err(e) => {
+            let span = Node::label_span(root.locate::<&str>(&[]));
+            let d = Diagnostic::error(
+                "internal::model",
+                format!("dappctl could not read this document: {e}"),
+            )
+            .at(file, span)
+            .help("the schema accepted it, so this is a bug in dappctl; please report it");
+            Checked::Broken(kind, root, vec![d])
+        }
+    }
+}
+
+/// Diagnostics in a stable order: by file (files are loaded in path order), then position,
+/// then code and message.
+fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by(|a, b| {
+        let key = |d: &Diagnostic| d.location.map(|l| (l.file, l.span.start));
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.code.cmp(b.code))
+            .then_with(|| a.message.cmp(&b.message))
+    });
+}
+
+/// Finds, loads and validates every spec file below `paths`.
+pub fn validate_paths(paths: &[std::path::PathBuf]) -> Result<Outcome, crate::load::LoadError> {
+    let files = crate::load::discover(paths)?;
+    let loaded = crate::load::load(&files, crate::load::Limits::default())?;
+    Ok(validate(loaded))
+}

@@ -1,0 +1,94 @@
+//! Schema evolution: a version that breaks its predecessor must bump the major version (the
+//! minor one below 1.0.0, as semver allows), so consumers pinned to a range keep working.
+
+use std::collections::BTreeMap;
+
+use crate::diagnostic::Diagnostic;
+use crate::model::{DataProduct, Schema};
+use crate::validate::Doc;
+
+pub(super) fn check(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
+    let mut by_name: BTreeMap<&str, Vec<(usize, &Schema)>> = BTreeMap::new();
+    for (i, schema) in doc.spec.spec.data_at_rest.schemas.iter().enumerate() {
+        by_name.entry(&schema.name).or_default().push((i, schema));
+    }
+    for versions in by_name.values_mut() {
+        versions.sort_by(|a, b| a.1.version.cmp(&b.1.version));
+        for pair in versions.windows(2) {
+            let [(old_index, old), (new_index, new)] = pair else {
+                continue;
+            };
+            let changes = breaking_changes(old, new);
+            if changes.is_empty() || compatible_bump(&old.version, &new.version) {
+                continue;
+            }
+            let next = next_breaking(&old.version);
+            out.push(
+                doc.error(
+                    "evolution::breaking",
+                    format!(
+                        "`{}` breaks `{}` but keeps its {} version",
+                        new.id(),
+                        old.id(),
+                        if old.version.major == 0 { "minor" } else { "major" }
+                    ),
+                    &format!("/spec/dataAtRest/schemas/{new_index}/version"),
+                )
+                .label(changes.join("; "))
+                .related(
+                    doc.file,
+                    doc.span(&format!("/spec/dataAtRest/schemas/{old_index}/version")),
+                    "previous version",
+                )
+                .help(format!(
+                    "a breaking change needs a new major version: make it {next}, or keep the change compatible"
+                )),
+            );
+        }
+    }
+}
+
+/// What in `new` breaks readers or writers of `old`.
+fn breaking_changes(old: &Schema, new: &Schema) -> Vec<String> {
+    let mut changes = Vec::new();
+    for before in &old.properties {
+        match new.property(&before.name) {
+            None => changes.push(format!("property `{}` removed", before.name)),
+            Some(after) => {
+                if after.required && !before.required {
+                    changes.push(format!("property `{}` made required", after.name));
+                }
+                if !before.logical_type.widens_to(after.logical_type) {
+                    changes.push(format!(
+                        "property `{}` type narrowed from {} to {}",
+                        after.name,
+                        before.logical_type.as_str(),
+                        after.logical_type.as_str()
+                    ));
+                }
+            }
+        }
+    }
+    for after in &new.properties {
+        if after.required && old.property(&after.name).is_none() {
+            changes.push(format!("required property `{}` added", after.name));
+        }
+    }
+    changes
+}
+
+fn compatible_bump(old: &semver::Version, new: &semver::Version) -> bool {
+    if old.major == 0 {
+        new.major > 0 || new.minor > old.minor
+    } else {
+        new.major > old.major
+    }
+}
+
+fn next_breaking(v: &semver::Version) -> semver::Version {
+    if v.major == 0 {
+        semver::Version::new(0, v.minor + 1, 0)
+    } else {
+        semver::Version::new(v.major + 1, 0, 0)
+    }
+}
