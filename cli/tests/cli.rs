@@ -1,1 +1,11 @@
+//! The one integration-test binary of dappctl (one module per topic), as ripgrep does it.
 
+mod cli {
+    pub mod harness;
+
+    mod commands;
+    mod formats;
+    mod fuzz;
+    mod hostile;
+    mod rules;
+}

@@ -1,0 +1,60 @@
+//! One invalid fixture per rule: each file in tests/fixtures/invalid/ is a small mesh that
+//! breaks exactly one rule, and lists at its top the diagnostics it must produce, as
+//! `# expect: <code> <line>:<column> <message>`. The test asserts the exact list.
+
+use dappctl::validate::validate_paths;
+
+use super::harness::{expectations, fixtures};
+
+#[test]
+fn every_invalid_fixture_reports_exactly_what_it_expects() {
+    let dir = fixtures().join("invalid");
+    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    assert!(entries.len() >= 40, "expected a fixture per rule, found {}", entries.len());
+    let mut failures = Vec::new();
+    for path in entries {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expected = expectations(&text);
+        assert!(!expected.is_empty(), "{} has no `# expect:` line", path.display());
+        let outcome = validate_paths(std::slice::from_ref(&path)).unwrap();
+        let report = &outcome.report;
+        let actual: Vec<String> = report
+            .diagnostics
+            .iter()
+            .map(|d| match d.location {
+                Some(l) => {
+                    let at = report.files[l.file].line_col(l.span.start);
+                    format!("{} {}:{} {}", d.code, at.line, at.column, d.message)
+                }
+                None => format!("{} - {}", d.code, d.message),
+            })
+            .collect();
+        if actual != expected {
+            failures.push(format!(
+                "{}\n  expected:\n    {}\n  actual:\n    {}",
+                path.file_name().unwrap().to_string_lossy(),
+                expected.join("\n    "),
+                actual.join("\n    ")
+            ));
+        }
+        assert!(outcome.validated.is_none() || report.diagnostics.iter().all(|d| d.severity == dappctl::diagnostic::Severity::Warning));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn every_catalogued_code_has_a_fixture() {
+    let dir = fixtures().join("invalid");
+    let all: String = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect();
+    let untested: Vec<&str> = dappctl::diagnostic::CATALOG
+        .iter()
+        .map(|(code, _)| *code)
+        .filter(|code| !matches!(*code, "internal::model" | "schema::invalid" | "yaml::too-large"))
+        .filter(|code| !all.contains(&format!("# expect: {code} ")))
+        .collect();
+    assert!(untested.is_empty(), "codes without a fixture: {untested:?}");
+}
