@@ -20,7 +20,7 @@ pub(super) fn render(report: &Report) -> String {
                 "id": code,
                 "name": code.replace("::", "/"),
                 "shortDescription": { "text": describe(code).unwrap_or(code) },
-                "helpUri": format!("{}/blob/main/docs/diagnostics.md", env!("CARGO_PKG_REPOSITORY")),
+                "helpUri": format!("{}/blob/main/cli/docs/diagnostics.md", env!("CARGO_PKG_REPOSITORY")),
             })
         })
         .collect();

@@ -9,14 +9,25 @@ use super::harness::{expectations, fixtures};
 #[test]
 fn every_invalid_fixture_reports_exactly_what_it_expects() {
     let dir = fixtures().join("invalid");
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
-    assert!(entries.len() >= 40, "expected a fixture per rule, found {}", entries.len());
+    assert!(
+        entries.len() >= 40,
+        "expected a fixture per rule, found {}",
+        entries.len()
+    );
     let mut failures = Vec::new();
     for path in entries {
         let text = std::fs::read_to_string(&path).unwrap();
         let expected = expectations(&text);
-        assert!(!expected.is_empty(), "{} has no `# expect:` line", path.display());
+        assert!(
+            !expected.is_empty(),
+            "{} has no `# expect:` line",
+            path.display()
+        );
         let outcome = validate_paths(std::slice::from_ref(&path)).unwrap();
         let report = &outcome.report;
         let actual: Vec<String> = report
@@ -38,7 +49,13 @@ fn every_invalid_fixture_reports_exactly_what_it_expects() {
                 actual.join("\n    ")
             ));
         }
-        assert!(outcome.validated.is_none() || report.diagnostics.iter().all(|d| d.severity == dappctl::diagnostic::Severity::Warning));
+        assert!(
+            outcome.validated.is_none()
+                || report
+                    .diagnostics
+                    .iter()
+                    .all(|d| d.severity == dappctl::diagnostic::Severity::Warning)
+        );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
@@ -53,7 +70,12 @@ fn every_catalogued_code_has_a_fixture() {
     let untested: Vec<&str> = dappctl::diagnostic::CATALOG
         .iter()
         .map(|(code, _)| *code)
-        .filter(|code| !matches!(*code, "internal::model" | "schema::invalid" | "yaml::too-large"))
+        .filter(|code| {
+            !matches!(
+                *code,
+                "internal::model" | "schema::invalid" | "yaml::too-large"
+            )
+        })
         .filter(|code| !all.contains(&format!("# expect: {code} ")))
         .collect();
     assert!(untested.is_empty(), "codes without a fixture: {untested:?}");
