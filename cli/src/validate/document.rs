@@ -149,16 +149,12 @@ impl ErrorContext<'_> {
         self.schema.node(parent)
     }
 
-    /// The name of the key that holds the failing value, for messages.
+    /// The failing value's name for messages: its key, or `list[i]` for a list item.
     fn field(&self) -> String {
-        let named = self
-            .instance
-            .iter()
-            .rev()
-            .find(|s| s.parse::<usize>().is_err());
-        match named {
-            Some(name) => format!("`{name}`"),
-            None => "the document".to_owned(),
+        match self.instance {
+            [] => "the document".to_owned(),
+            [.., list, index] if index.parse::<usize>().is_ok() => format!("`{list}[{index}]`"),
+            [.., key] => format!("`{key}`"),
         }
     }
 
@@ -299,7 +295,7 @@ impl ErrorContext<'_> {
                 };
                 Diagnostic::error(
                     "schema::pattern",
-                    format!("{field} `{text}` is not well-formed{limit}"),
+                    format!("`{text}` is not a valid {field}{limit}"),
                 )
                 .at(file, self.span())
                 .label("malformed")
@@ -309,7 +305,7 @@ impl ErrorContext<'_> {
                 let text = value.as_str().unwrap_or_default();
                 Diagnostic::error(
                     "schema::pattern",
-                    format!("{field} `{text}` is not allowed"),
+                    format!("`{text}` is not allowed as {field}"),
                 )
                 .at(file, self.span())
                 .label("not allowed")
@@ -433,11 +429,14 @@ fn type_name(kind: &jsonschema::error::TypeKind) -> String {
     use jsonschema::error::TypeKind;
     match kind {
         TypeKind::Single(t) => yaml_type(&t.to_string()),
-        TypeKind::Multiple(ts) => ts
-            .iter()
-            .map(|t| yaml_type(&t.to_string()))
-            .collect::<Vec<_>>()
-            .join(" or "),
+        TypeKind::Multiple(ts) => {
+            let names: Vec<String> = ts.iter().map(|t| yaml_type(&t.to_string())).collect();
+            match names.split_last() {
+                Some((last, [])) => last.clone(),
+                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                None => String::new(),
+            }
+        }
     }
 }
 
