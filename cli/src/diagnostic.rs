@@ -156,10 +156,6 @@ pub const CATALOG: &[(&str, &str)] = &[
     ("schema::type", "A value has the wrong type."),
     ("schema::enum", "A value is not one of the allowed values."),
     (
-        "schema::const",
-        "A value differs from the one value allowed.",
-    ),
-    (
         "schema::format",
         "A string is not a valid semantic version, range, cron schedule, duration or URL.",
     ),

@@ -107,7 +107,13 @@ pub fn parse(file: &SourceFile, limits: Limits) -> Result<Vec<Document>, YamlErr
     let span_of =
         |s: &saphyr_parser::Span| Span::new(offset(&s.start), offset(&s.end).max(offset(&s.start)));
     let syntax = |e: ScanError| {
-        let at = offset(e.marker());
+        let mut at = offset(e.marker());
+        // The scanner stops after the tabs it complains about; point at the first of them.
+        if e.info().contains("tab") {
+            while text[..at].ends_with('\t') {
+                at -= 1;
+            }
+        }
         YamlError::at(
             YamlErrorKind::Syntax(e.info().to_owned()),
             Span::new(at, at),

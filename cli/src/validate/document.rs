@@ -269,12 +269,6 @@ impl ErrorContext<'_> {
                     .label("not allowed here")
                     .help(help)
             }
-            K::Constant { expected_value } => Diagnostic::error(
-                "schema::const",
-                format!("{field} must be {}", show(expected_value)),
-            )
-            .at(file, self.span())
-            .label(format!("expected {}", show(expected_value))),
             K::Format { format } => {
                 let text = value.as_str().unwrap_or_default();
                 Diagnostic::error(
@@ -285,11 +279,16 @@ impl ErrorContext<'_> {
                 .label(format!("invalid {}", format_name(format)))
                 .maybe_help(schema::format_help(format).map(str::to_owned))
             }
+            K::MinLength { .. } if value.as_str() == Some("") => {
+                Diagnostic::error("schema::pattern", format!("{field} is empty"))
+                    .at(file, self.span())
+                    .label("empty")
+                    .maybe_help(self.description())
+            }
             K::Pattern { .. } | K::MinLength { .. } | K::MaxLength { .. } => {
                 let text = value.as_str().unwrap_or_default();
                 let limit = match kind {
                     K::MaxLength { limit } => format!(" (at most {limit} characters)"),
-                    K::MinLength { limit: 1 } => " (it is empty)".to_owned(),
                     K::MinLength { limit } => format!(" (at least {limit} characters)"),
                     _ => String::new(),
                 };

@@ -101,6 +101,9 @@ struct Sorted {
     broken_products: Vec<(String, String)>,
     broken_domains: Vec<String>,
     broken_mesh: bool,
+    /// Some file or document could not even be identified (a YAML error, no `kind`): names
+    /// it declares are unknown, so "not found" rules would only add noise.
+    incomplete: bool,
 }
 
 enum Checked {
@@ -109,6 +112,7 @@ enum Checked {
     Product(Doc<DataProduct>),
     Broken(Kind, Node, Vec<Diagnostic>),
     Skipped(Option<Diagnostic>),
+    Unidentified(Diagnostic),
 }
 
 pub fn validate(loaded: Loaded) -> Outcome {
@@ -118,9 +122,14 @@ pub fn validate(loaded: Loaded) -> Outcome {
         mut diagnostics,
     } = loaded;
     let count = documents.len();
+    // Every load diagnostic is a file that yielded no documents at all.
+    let unreadable_files = !diagnostics.is_empty();
     let checked: Vec<Checked> = documents.into_par_iter().map(check_document).collect();
 
-    let mut sorted = Sorted::default();
+    let mut sorted = Sorted {
+        incomplete: unreadable_files,
+        ..Sorted::default()
+    };
     for outcome in checked {
         match outcome {
             Checked::Mesh(d) => sorted.meshes.push(d),
@@ -147,6 +156,10 @@ pub fn validate(loaded: Loaded) -> Outcome {
                 }
             }
             Checked::Skipped(found) => diagnostics.extend(found),
+            Checked::Unidentified(d) => {
+                sorted.incomplete = true;
+                diagnostics.push(d);
+            }
         }
     }
 
@@ -183,7 +196,8 @@ fn check_document(document: LoadedDocument) -> Checked {
     let kind = match document::envelope(file, &root) {
         Envelope::Kind(kind) => kind,
         Envelope::Empty => return Checked::Skipped(None),
-        Envelope::Foreign(d) | Envelope::Invalid(d) => return Checked::Skipped(Some(d)),
+        Envelope::Foreign(d) => return Checked::Skipped(Some(d)),
+        Envelope::Invalid(d) => return Checked::Unidentified(d),
     };
     let json = root.to_json();
     let found = document::check(file, kind, &root, &json);

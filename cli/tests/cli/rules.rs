@@ -21,7 +21,7 @@ fn every_invalid_fixture_reports_exactly_what_it_expects() {
     );
     let mut failures = Vec::new();
     for path in entries {
-        let text = std::fs::read_to_string(&path).unwrap();
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
         let expected = expectations(&text);
         assert!(
             !expected.is_empty(),
@@ -65,7 +65,7 @@ fn every_catalogued_code_has_a_fixture() {
     let dir = fixtures().join("invalid");
     let all: String = std::fs::read_dir(&dir)
         .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .map(|e| String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()).into_owned())
         .collect();
     let untested: Vec<&str> = dappctl::diagnostic::CATALOG
         .iter()

@@ -41,7 +41,8 @@ pub(super) fn check(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
                     "previous version",
                 )
                 .help(format!(
-                    "a breaking change needs a new major version: make it {next}, or keep the change compatible"
+                    "a breaking change needs a new {} version: make it {next}, or keep the change compatible",
+                    if old.version.major == 0 { "minor" } else { "major" }
                 )),
             );
         }

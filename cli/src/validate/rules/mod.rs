@@ -22,6 +22,8 @@ struct Catalog<'a> {
     /// Names that exist but failed their schema: no "not found" about them.
     broken_domains: HashSet<&'a str>,
     broken_products: HashSet<(&'a str, &'a str)>,
+    /// Whether every document was identified; if not, a name we do not know may still exist.
+    complete: bool,
 }
 
 impl<'a> Catalog<'a> {
@@ -46,11 +48,18 @@ impl<'a> Catalog<'a> {
                 .iter()
                 .map(|(d, n)| (d.as_str(), n.as_str()))
                 .collect(),
+            complete: !sorted.incomplete,
         }
     }
 
+    /// Whether a domain of this name may exist (and so must not be reported missing).
     fn domain_known(&self, name: &str) -> bool {
-        self.domains.contains_key(name) || self.broken_domains.contains(name)
+        !self.complete || self.domains.contains_key(name) || self.broken_domains.contains(name)
+    }
+
+    /// Whether a product of this name may exist beyond those that passed their schema.
+    fn product_possible(&self, key: (&str, &str)) -> bool {
+        !self.complete || self.broken_products.contains(&key)
     }
 }
 

@@ -53,7 +53,7 @@ pub(super) fn check(sorted: &Sorted, catalog: &Catalog<'_>, out: &mut Vec<Diagno
 
 fn mesh(sorted: &Sorted, out: &mut Vec<Diagnostic>) {
     match sorted.meshes.as_slice() {
-        [] if !sorted.broken_mesh => out.push(
+        [] if !sorted.broken_mesh && !sorted.incomplete => out.push(
             Diagnostic::error("mesh::missing", "no Mesh document found")
                 .help("every mesh needs one `kind: Mesh` document; `dappctl init` writes one"),
         ),

@@ -76,10 +76,10 @@ fn resolve<'a>(
         return None;
     }
     let key = (wanted.domain.as_str(), wanted.name.as_str());
-    if catalog.broken_products.contains(&key) {
-        return None;
-    }
     let Some(provider) = catalog.products.get(&key).copied() else {
+        if catalog.product_possible(key) {
+            return None;
+        }
         if !catalog.domain_known(&wanted.domain) {
             out.push(
                 consumer
@@ -236,7 +236,7 @@ fn consumers_known(doc: &Doc<DataProduct>, catalog: &Catalog<'_>, out: &mut Vec<
     for (i, port) in doc.spec.spec.data_in_use.output_ports.iter().enumerate() {
         for (j, c) in port.contract.access.consumers.iter().enumerate() {
             let key = (c.domain.as_str(), c.product.as_str());
-            if !catalog.products.contains_key(&key) && !catalog.broken_products.contains(&key) {
+            if !catalog.products.contains_key(&key) && !catalog.product_possible(key) {
                 out.push(
                     doc.warning(
                         "port::unknown-consumer",

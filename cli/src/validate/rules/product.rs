@@ -73,6 +73,9 @@ struct Checker<'a> {
     doc: &'a Doc<DataProduct>,
     names: Names<'a>,
     out: &'a mut Vec<Diagnostic>,
+    /// A reference failed to resolve: likely a typo of a declared name, which would then look
+    /// unused too; one diagnostic for one mistake.
+    unresolved: bool,
 }
 
 pub(super) fn check(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
@@ -80,6 +83,7 @@ pub(super) fn check(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
         doc,
         names: Names::new(&doc.spec),
         out,
+        unresolved: false,
     };
     c.lineage();
     c.flow();
@@ -87,7 +91,9 @@ pub(super) fn check(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
     c.snapshots();
     c.input_ports();
     c.output_ports();
-    c.unused();
+    if !c.unresolved {
+        c.unused();
+    }
 }
 
 impl Checker<'_> {
@@ -183,6 +189,7 @@ impl Checker<'_> {
         if set.contains(name) {
             return;
         }
+        self.unresolved = true;
         let help =
             suggest(name, set.iter().copied()).unwrap_or_else(|| format!("declare it in {place}"));
         self.out.push(
@@ -517,31 +524,45 @@ enum Ref {
 /// The first cycle in the product's flow, as the index of the edge that closes it and the
 /// nodes along it (first node repeated at the end).
 fn flow_cycle(product: &DataProduct) -> Option<(usize, Vec<NodeRef>)> {
-    let flow = &product.spec.data_in_motion.flow;
-    let mut ids: HashMap<NodeRef, usize> = HashMap::new();
-    let mut nodes: Vec<NodeRef> = Vec::new();
-    let mut intern = |n: NodeRef| {
-        *ids.entry(n.clone()).or_insert_with(|| {
-            nodes.push(n);
-            nodes.len() - 1
-        })
-    };
-    // Adjacency: node → (next node, edge index), in declaration order.
-    let mut next: Vec<Vec<(usize, usize)>> = Vec::new();
-    for (e, edge) in flow.iter().enumerate() {
-        let to = intern(NodeRef::Schema(edge.to.clone()));
-        for from in &edge.from {
-            let from = intern(from.clone());
-            if next.len() <= from.max(to) {
-                next.resize(from.max(to) + 1, Vec::new());
-            }
-            next[from].push((to, e));
-        }
+    let mut ids: HashMap<&NodeRef, usize> = HashMap::new();
+    let mut nodes: Vec<&NodeRef> = Vec::new();
+    let targets: Vec<NodeRef> = product
+        .spec
+        .data_in_motion
+        .flow
+        .iter()
+        .map(|edge| NodeRef::Schema(edge.to.clone()))
+        .collect();
+    // (from, to, edge index). Sources are interned first, so the search starts where data
+    // enters and the edge reported is the one that feeds back.
+    let mut arcs = Vec::new();
+    for (e, edge) in product.spec.data_in_motion.flow.iter().enumerate() {
+        let froms: Vec<usize> = edge
+            .from
+            .iter()
+            .map(|f| intern(&mut ids, &mut nodes, f))
+            .collect();
+        let to = intern(&mut ids, &mut nodes, &targets[e]);
+        arcs.extend(froms.into_iter().map(|from| (from, to, e)));
     }
-    next.resize(nodes.len(), Vec::new());
+    let mut next: Vec<Vec<(usize, usize)>> = vec![Vec::new(); nodes.len()];
+    for (from, to, e) in arcs {
+        next[from].push((to, e));
+    }
     let (closing_edge, path) = super::find_cycle(next.len(), |n| next[n].iter().copied())?;
     Some((
         closing_edge,
         path.into_iter().map(|n| nodes[n].clone()).collect(),
     ))
+}
+
+fn intern<'a>(
+    ids: &mut HashMap<&'a NodeRef, usize>,
+    nodes: &mut Vec<&'a NodeRef>,
+    node: &'a NodeRef,
+) -> usize {
+    *ids.entry(node).or_insert_with(|| {
+        nodes.push(node);
+        nodes.len() - 1
+    })
 }
