@@ -46,7 +46,7 @@ struct Shown {
     code: &'static str,
     severity: miette::Severity,
     help: Option<String>,
-    source: Option<NamedSource<Arc<str>>>,
+    source: Option<NamedSource<Text>>,
     labels: Vec<LabeledSpan>,
     related: Vec<Shown>,
 }
@@ -97,9 +97,34 @@ impl Shown {
     }
 }
 
-fn source(report: &Report, location: Location) -> NamedSource<Arc<str>> {
+fn source(report: &Report, location: Location) -> NamedSource<Text> {
     let file = &report.files[location.file];
-    NamedSource::new(display_path(file.path()), Arc::clone(file.text()))
+    NamedSource::new(display_path(file.path()), Text(Arc::clone(file.text())))
+}
+
+/// A file's text for miette, reporting columns in characters as every other format does
+/// (miette counts bytes, which disagrees on lines with non-ASCII text).
+struct Text(Arc<str>);
+
+impl miette::SourceCode for Text {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let contents = self.0.read_span(span, before, after)?;
+        let start = contents.span().offset();
+        let line_start = self.0[..start].rfind('\n').map_or(0, |i| i + 1);
+        let column = self.0[line_start..start].chars().count();
+        Ok(Box::new(miette::MietteSpanContents::new(
+            contents.data(),
+            *contents.span(),
+            contents.line(),
+            column,
+            contents.line_count(),
+        )))
+    }
 }
 
 fn span(location: Location) -> SourceSpan {
