@@ -211,10 +211,11 @@ impl ErrorContext<'_> {
             K::Required { property } => {
                 let name = property.as_str().unwrap_or_default();
                 let what = self.property_description(name);
-                Diagnostic::error(
-                    "schema::missing-key",
-                    format!("missing required key `{name}`"),
-                )
+                let message = match self.required_by(name, value) {
+                    Some(by) => format!("`{by}` needs `{name}` beside it"),
+                    None => format!("missing required key `{name}`"),
+                };
+                Diagnostic::error("schema::missing-key", message)
                 .at(file, self.span())
                 .label(format!("`{name}` is missing here"))
                 .help(match what {
@@ -381,6 +382,21 @@ impl ErrorContext<'_> {
                 .and_then(Json::as_str)
         })
         .map(str::to_owned)
+    }
+
+    /// For a `dependentRequired` failure, the key present that requires the missing one.
+    fn required_by(&self, missing: &str, value: &Json) -> Option<String> {
+        if !self.keyword_path.ends_with("/dependentRequired") {
+            return None;
+        }
+        let rules = self.schema.node(self.keyword_path)?.as_object()?;
+        rules
+            .iter()
+            .find(|(key, needs)| {
+                value.get(key.as_str()).is_some()
+                    && needs.as_array().is_some_and(|n| n.iter().any(|x| x == missing))
+            })
+            .map(|(key, _)| key.clone())
     }
 
     /// The keys a `oneOf` of `{ required: [x] }` branches chooses between.
