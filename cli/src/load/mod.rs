@@ -156,7 +156,11 @@ fn read_and_parse(
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
             let source = SourceFile::new(path.to_path_buf(), text);
             let diagnostic = Diagnostic::error("yaml::not-utf8", "file is not UTF-8 text")
-                .at(index, Span::new(valid, valid + 1))
+                // The stored text has U+FFFD where the bad byte was.
+                .at(
+                    index,
+                    Span::new(valid, valid + char::REPLACEMENT_CHARACTER.len_utf8()),
+                )
                 .label("invalid UTF-8 here")
                 .help("spec files must be UTF-8 YAML; is this a binary file?");
             return Ok((source, Err(diagnostic)));

@@ -108,6 +108,10 @@ pub fn parse(file: &SourceFile, limits: Limits) -> Result<Vec<Document>, YamlErr
         |s: &saphyr_parser::Span| Span::new(offset(&s.start), offset(&s.end).max(offset(&s.start)));
     let syntax = |e: ScanError| {
         let mut at = offset(e.marker());
+        // The scanner guards flow nesting itself (255 levels), before our own depth check.
+        if e.info() == "recursion limit exceeded" {
+            return YamlError::at(YamlErrorKind::TooDeep(limits.max_depth), Span::new(at, at));
+        }
         // The scanner stops after the tabs it complains about; point at the first of them.
         if e.info().contains("tab") {
             while text[..at].ends_with('\t') {

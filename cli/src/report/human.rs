@@ -65,12 +65,27 @@ impl Shown {
             labels: Vec::new(),
             related: Vec::new(),
         };
-        if let Some(location) = d.location {
-            shown.source = Some(source(report, location));
-            shown.labels.push(LabeledSpan::new_primary_with_span(
-                d.label.clone(),
-                span(location),
-            ));
+        match d.location {
+            Some(location) if snippet_fits(report, location) => {
+                shown.source = Some(source(report, location));
+                shown.labels.push(LabeledSpan::new_primary_with_span(
+                    d.label.clone(),
+                    span(location),
+                ));
+            }
+            Some(location) => {
+                let file = &report.files[location.file];
+                let at = file.line_col(location.span.start);
+                shown.message = format!(
+                    "{} (at {}:{}:{}; the line is too long to show)",
+                    d.message,
+                    display_path(file.path()),
+                    at.line,
+                    at.column
+                );
+                return shown;
+            }
+            None => {}
         }
         for related in &d.related {
             if Some(related.location.file) == d.location.map(|l| l.file) {
@@ -95,6 +110,18 @@ impl Shown {
         }
         shown
     }
+}
+
+/// Lines longer than this are not shown: a snippet of a megabyte-long line helps nobody.
+const MAX_SNIPPET_LINE: usize = 1000;
+
+fn snippet_fits(report: &Report, location: Location) -> bool {
+    let text: &str = report.files[location.file].text();
+    let start = text[..location.span.start].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[location.span.start..]
+        .find('\n')
+        .map_or(text.len(), |i| location.span.start + i);
+    end - start <= MAX_SNIPPET_LINE
 }
 
 fn source(report: &Report, location: Location) -> NamedSource<Text> {

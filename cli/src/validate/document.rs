@@ -216,12 +216,12 @@ impl ErrorContext<'_> {
                     None => format!("missing required key `{name}`"),
                 };
                 Diagnostic::error("schema::missing-key", message)
-                .at(file, self.span())
-                .label(format!("`{name}` is missing here"))
-                .help(match what {
-                    Some(d) => format!("add `{name}`: {d}"),
-                    None => format!("add `{name}`"),
-                })
+                    .at(file, self.span())
+                    .label(format!("`{name}` is missing here"))
+                    .help(match what {
+                        Some(d) => format!("add `{name}`: {d}"),
+                        None => format!("add `{name}`"),
+                    })
             }
             K::Type { kind } => {
                 let expected = type_name(kind);
@@ -271,7 +271,7 @@ impl ErrorContext<'_> {
                     .help(help)
             }
             K::Format { format } => {
-                let text = value.as_str().unwrap_or_default();
+                let text = value_text(value);
                 Diagnostic::error(
                     "schema::format",
                     format!("`{text}` is not a valid {}", format_name(format)),
@@ -287,7 +287,7 @@ impl ErrorContext<'_> {
                     .maybe_help(self.description())
             }
             K::Pattern { .. } | K::MinLength { .. } | K::MaxLength { .. } => {
-                let text = value.as_str().unwrap_or_default();
+                let text = value_text(value);
                 let limit = match kind {
                     K::MaxLength { limit } => format!(" (at most {limit} characters)"),
                     K::MinLength { limit } => format!(" (at least {limit} characters)"),
@@ -302,7 +302,7 @@ impl ErrorContext<'_> {
                 .maybe_help(self.description())
             }
             K::Not { .. } => {
-                let text = value.as_str().unwrap_or_default();
+                let text = value_text(value);
                 Diagnostic::error(
                     "schema::pattern",
                     format!("`{text}` is not allowed as {field}"),
@@ -394,7 +394,9 @@ impl ErrorContext<'_> {
             .iter()
             .find(|(key, needs)| {
                 value.get(key.as_str()).is_some()
-                    && needs.as_array().is_some_and(|n| n.iter().any(|x| x == missing))
+                    && needs
+                        .as_array()
+                        .is_some_and(|n| n.iter().any(|x| x == missing))
             })
             .map(|(key, _)| key.clone())
     }
@@ -420,16 +422,21 @@ fn plural(n: u64) -> &'static str {
 }
 
 fn show(value: &Json) -> String {
-    match value {
-        Json::String(s) => format!("`{s}`"),
-        other => format!("`{other}`"),
-    }
+    format!("`{}`", value_text(value))
 }
 
+/// Longest value quoted in a message; a megabyte-long scalar is not echoed back whole.
+const MAX_QUOTED: usize = 80;
+
+/// A value as quoted in messages: strings bare, anything else as JSON, cut to [`MAX_QUOTED`].
 fn value_text(value: &Json) -> String {
-    match value {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
+    let text = match value {
+        Json::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
+        other => std::borrow::Cow::Owned(other.to_string()),
+    };
+    match text.char_indices().nth(MAX_QUOTED) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.into_owned(),
     }
 }
 

@@ -155,7 +155,10 @@ fn human_and_json_agree_on_columns_after_non_ascii_text() {
     let fixture = "cli/tests/fixtures/invalid/schema-format-duration-unicode.yaml";
     let human = run(&["validate", fixture], &repo_root());
     let text = String::from_utf8(human.stdout).unwrap();
-    assert!(text.contains("schema-format-duration-unicode.yaml:41:68]"), "{text}");
+    assert!(
+        text.contains("schema-format-duration-unicode.yaml:41:68]"),
+        "{text}"
+    );
     let json = run(&["validate", "--format", "json", fixture], &repo_root());
     let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(json["diagnostics"][0]["column"], 68);

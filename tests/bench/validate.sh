@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Benchmarks `dappctl validate` on synthetic meshes of 100, 1,000 and 10,000 data products.
+#
+#   tests/bench/validate.sh            # from anywhere in the repository
+#   SIZES="100 1000" RUNS=20 tests/bench/validate.sh
+#
+# Builds the release binary and the `synthetic_mesh` example, writes each mesh into a
+# temporary directory, checks that dappctl accepts it (exit 0, no warning), then prints:
+#   - hyperfine's markdown table (mean ± σ wall time) for every size, on stdout;
+#   - the maximum resident set size of one run per size, from /usr/bin/time -v.
+# Progress goes to stderr, so `validate.sh > bench.md` keeps only the results.
+#
+# Needs hyperfine and GNU time (`apt-get install -y hyperfine time`); installs them with
+# apt-get when they are missing and it runs as root.
+set -euo pipefail
+
+SIZES=${SIZES:-"100 1000 10000"}
+WARMUP=${WARMUP:-3}
+RUNS=${RUNS:-10}
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+
+log() { printf '%s\n' "$*" >&2; }
+
+need() {
+    local cmd=$1 pkg=$2
+    if [ -x "$cmd" ] || command -v "$cmd" >/dev/null 2>&1; then
+        return
+    fi
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        log "error: $cmd is missing; install the $pkg package"
+        exit 2
+    fi
+    log "installing $pkg..."
+    apt-get install -y "$pkg" >/dev/null 2>&1 ||
+        { apt-get update >/dev/null 2>&1 && apt-get install -y "$pkg" >/dev/null 2>&1; } ||
+        { log "error: cannot install $pkg"; exit 2; }
+}
+need hyperfine hyperfine
+need /usr/bin/time time
+
+log "building release binaries..."
+cargo build --release --quiet -p dappctl --bin dappctl --example synthetic_mesh >&2
+target=$(cargo metadata --format-version 1 --no-deps |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+bin="$target/release/dappctl"
+gen="$target/release/examples/synthetic_mesh"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/dappctl-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+commands=()
+for n in $SIZES; do
+    dir="$work/mesh-$n"
+    "$gen" "$n" "$dir" 2>/dev/null
+    # The benchmark is only meaningful on a mesh dappctl accepts without a word.
+    summary=$("$bin" validate --strict --format json "$dir" | tr -d ' \n' |
+        sed -n 's/.*"summary":{\([^}]*\)}.*/\1/p')
+    case $summary in
+    *'"errors":0,"warnings":0'*) log "mesh-$n: valid ($summary)" ;;
+    *)
+        log "error: dappctl does not accept the synthetic mesh of $n products: $summary"
+        exit 1
+        ;;
+    esac
+    commands+=(-n "N=$n" "$bin validate $dir")
+done
+
+log "timing..."
+hyperfine --warmup "$WARMUP" --runs "$RUNS" --style basic \
+    --export-markdown "$work/times.md" "${commands[@]}" >&2
+
+echo "## dappctl validate: wall time ($(nproc) cores, $RUNS runs after $WARMUP warmups)"
+echo
+cat "$work/times.md"
+echo
+echo "## dappctl validate: memory"
+echo
+echo "| N | files | max RSS |"
+echo "|--:|--:|--:|"
+for n in $SIZES; do
+    dir="$work/mesh-$n"
+    files=$(find "$dir" -name '*.yaml' | wc -l)
+    rss=$(/usr/bin/time -v "$bin" validate "$dir" 2>&1 >/dev/null |
+        sed -n 's/.*Maximum resident set size (kbytes): *//p')
+    echo "| $n | $files | $((rss / 1024)) MiB |"
+done
