@@ -8,6 +8,7 @@ pub mod yaml;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 
@@ -33,17 +34,60 @@ pub enum LoadError {
     },
 }
 
-/// One YAML document, by file and position in that file.
+/// One YAML document as JSON, with the way back to its text.
 #[derive(Debug)]
 pub struct LoadedDocument {
     pub file: usize,
-    pub root: Node,
+    pub json: serde_json::Value,
+    pub spans: DocSpans,
 }
 
-#[derive(Debug, Default)]
-pub struct Loaded {
-    pub files: Vec<SourceFile>,
-    pub documents: Vec<LoadedDocument>,
+/// The spanned trees of one file. Validation runs on plain JSON; the trees are built (by
+/// parsing the file again) only when a diagnostic needs a position in it.
+#[derive(Debug)]
+pub struct Spans {
+    source: Arc<SourceFile>,
+    limits: Limits,
+    trees: OnceLock<Vec<Node>>,
+}
+
+impl Spans {
+    fn tree(&self, document: usize) -> Option<&Node> {
+        self.trees
+            // The file parsed once already, so it parses the same way again.
+            .get_or_init(|| yaml::parse(&self.source, self.limits).unwrap_or_default())
+            .get(document)
+    }
+}
+
+/// The positions of one document of a file.
+#[derive(Debug, Clone)]
+pub struct DocSpans {
+    spans: Arc<Spans>,
+    document: usize,
+}
+
+impl DocSpans {
+    /// The span to underline for the value at JSON Pointer segments (see [`Node::label_span`]).
+    pub fn label<S: AsRef<str>>(&self, segments: &[S]) -> Span {
+        self.spans
+            .tree(self.document)
+            .map_or_else(Span::default, |tree| {
+                Node::label_span(tree.locate(segments))
+            })
+    }
+
+    /// The span of the mapping key at JSON Pointer segments, if the last one is a key.
+    pub fn key<S: AsRef<str>>(&self, segments: &[S]) -> Option<Span> {
+        self.spans.tree(self.document)?.locate(segments).key_span
+    }
+}
+
+/// The files read, what became of each document (`D`), and the files that could not be parsed.
+#[derive(Debug)]
+pub struct Loaded<D = LoadedDocument> {
+    pub files: Vec<Arc<SourceFile>>,
+    pub documents: Vec<D>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -100,22 +144,61 @@ fn is_yaml(path: &Path) -> bool {
     )
 }
 
+/// A file, and its documents or the reason it has none.
+type FileOutcome<D> = (Arc<SourceFile>, Result<Vec<D>, Diagnostic>);
+
 /// Reads and parses the files, in parallel, keeping their order.
 pub fn load(paths: &[PathBuf], limits: Limits) -> Result<Loaded, LoadError> {
-    let parsed: Vec<(SourceFile, Result<Vec<Node>, Diagnostic>)> = paths
+    load_with(paths, limits, |document| document)
+}
+
+/// Reads and parses the files in parallel and hands each document to `each` on the same
+/// thread, right after its file is parsed: a caller that reduces a document to something
+/// smaller never holds every tree of the mesh at once.
+pub fn load_with<D: Send>(
+    paths: &[PathBuf],
+    limits: Limits,
+    each: impl Fn(LoadedDocument) -> D + Sync,
+) -> Result<Loaded<D>, LoadError> {
+    let parsed: Vec<FileOutcome<D>> = paths
         .par_iter()
         .enumerate()
-        .map(|(index, path)| read_and_parse(index, path, limits))
-        .collect::<Result<_, _>>()?;
-    let mut loaded = Loaded::default();
-    for (index, (file, outcome)) in parsed.into_iter().enumerate() {
+        .map(|(index, path)| {
+            let (file, outcome) = read_and_parse(index, path, limits)?;
+            let file = Arc::new(file);
+            let outcome = outcome.map(|documents| {
+                let spans = Arc::new(Spans {
+                    source: Arc::clone(&file),
+                    limits,
+                    trees: OnceLock::new(),
+                });
+                let documents = documents.into_iter().enumerate();
+                documents
+                    .map(|(document, json)| {
+                        let spans = DocSpans {
+                            spans: Arc::clone(&spans),
+                            document,
+                        };
+                        each(LoadedDocument {
+                            file: index,
+                            json,
+                            spans,
+                        })
+                    })
+                    .collect()
+            });
+            Ok((file, outcome))
+        })
+        .collect::<Result<_, LoadError>>()?;
+    let mut loaded = Loaded {
+        files: Vec::with_capacity(parsed.len()),
+        documents: Vec::new(),
+        diagnostics: Vec::new(),
+    };
+    for (file, outcome) in parsed {
         loaded.files.push(file);
         match outcome {
-            Ok(roots) => loaded.documents.extend(
-                roots
-                    .into_iter()
-                    .map(|root| LoadedDocument { file: index, root }),
-            ),
+            Ok(documents) => loaded.documents.extend(documents),
             Err(diagnostic) => loaded.diagnostics.push(diagnostic),
         }
     }
@@ -126,7 +209,7 @@ fn read_and_parse(
     index: usize,
     path: &Path,
     limits: Limits,
-) -> Result<(SourceFile, Result<Vec<Node>, Diagnostic>), LoadError> {
+) -> Result<(SourceFile, Result<Vec<serde_json::Value>, Diagnostic>), LoadError> {
     let io = |source| LoadError::Io {
         path: path.to_path_buf(),
         source,
@@ -175,9 +258,7 @@ fn read_and_parse(
                 .help("spec files must be UTF-8 YAML text");
         return Ok((source, Err(diagnostic)));
     }
-    let outcome = yaml::parse(&source, limits)
-        .map(|docs| docs.into_iter().map(|d| d.root).collect())
-        .map_err(|e| yaml_diagnostic(index, e, limits));
+    let outcome = yaml::parse(&source, limits).map_err(|e| yaml_diagnostic(index, e, limits));
     Ok((source, outcome))
 }
 

@@ -62,38 +62,102 @@ impl YamlError {
     }
 }
 
-/// One document of a YAML stream.
-#[derive(Debug)]
-pub struct Document {
-    pub root: Node,
+/// A tree the loader can build: the spanned [`Node`] (for locating diagnostics) or plain JSON
+/// (for validation, where positions are not needed until something is wrong).
+pub trait Tree: Clone + Sized {
+    /// A scalar, already resolved (never a `Seq` or `Map`).
+    fn scalar(value: Value, span: Span) -> Self;
+    fn seq(items: Vec<Self>, span: Span) -> Self;
+    fn map(entries: Vec<(String, Span, Self)>, span: Span) -> Self;
+    /// An alias copies its anchor's tree to a new place.
+    fn moved_to(&mut self, span: Span);
 }
 
-struct Anchored {
-    node: Node,
+impl Tree for Node {
+    fn scalar(value: Value, span: Span) -> Self {
+        Node { value, span }
+    }
+
+    fn seq(items: Vec<Self>, span: Span) -> Self {
+        Node {
+            value: Value::Seq(items),
+            span,
+        }
+    }
+
+    fn map(entries: Vec<(String, Span, Self)>, span: Span) -> Self {
+        let entries = entries
+            .into_iter()
+            .map(|(key, key_span, value)| Entry {
+                key,
+                key_span,
+                value,
+            })
+            .collect();
+        Node {
+            value: Value::Map(entries),
+            span,
+        }
+    }
+
+    fn moved_to(&mut self, span: Span) {
+        self.span = span;
+    }
+}
+
+impl Tree for serde_json::Value {
+    fn scalar(value: Value, span: Span) -> Self {
+        Node { value, span }.to_json()
+    }
+
+    fn seq(items: Vec<Self>, _: Span) -> Self {
+        serde_json::Value::Array(items)
+    }
+
+    fn map(entries: Vec<(String, Span, Self)>, _: Span) -> Self {
+        serde_json::Value::Object(entries.into_iter().map(|(k, _, v)| (k, v)).collect())
+    }
+
+    fn moved_to(&mut self, _: Span) {}
+}
+
+struct Anchored<T> {
+    tree: T,
     size: usize,
+    /// The scalar's text as a mapping key, when the anchored node is a scalar.
+    key: Option<String>,
 }
 
-enum Frame {
+enum Frame<T> {
     Seq {
         start: usize,
+        end: usize,
         anchor: usize,
-        items: Vec<Node>,
+        items: Vec<T>,
         size: usize,
     },
     Map {
         start: usize,
+        end: usize,
         anchor: usize,
-        entries: Vec<Entry>,
+        entries: Vec<(String, Span, T)>,
         key: Option<(String, Span)>,
         seen: Option<HashSet<String>>,
         size: usize,
     },
 }
 
+impl<T> Frame<T> {
+    fn awaits_key(&self) -> bool {
+        matches!(self, Frame::Map { key: None, .. })
+    }
+}
+
 /// Maps with more entries than this check duplicates through a hash set instead of a scan.
 const LINEAR_DUPLICATE_SCAN: usize = 16;
 
-pub fn parse(file: &SourceFile, limits: Limits) -> Result<Vec<Document>, YamlError> {
+/// Every document of the stream, as trees of type `T`.
+pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlError> {
     let text: &str = file.text();
     // The parser counts characters; spans are bytes. ASCII text needs no conversion.
     let ascii = text.is_ascii();
@@ -125,36 +189,43 @@ pub fn parse(file: &SourceFile, limits: Limits) -> Result<Vec<Document>, YamlErr
     };
 
     let mut documents = Vec::new();
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Anchored> = HashMap::new();
+    let mut stack: Vec<Frame<T>> = Vec::new();
+    let mut anchors: HashMap<usize, Anchored<T>> = HashMap::new();
     let mut alias_nodes = 0usize;
-    let mut root: Option<Node> = None;
+    let mut root: Option<T> = None;
 
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(syntax)?;
         let span = span_of(&span);
-        let (node, anchor, size) = match event {
+        let collection = matches!(event, Event::SequenceStart(..) | Event::MappingStart(..));
+        if collection {
+            if stack.last().is_some_and(Frame::awaits_key) {
+                return Err(YamlError::at(YamlErrorKind::ComplexKey, span));
+            }
+            if stack.len() >= limits.max_depth {
+                return Err(YamlError::at(
+                    YamlErrorKind::TooDeep(limits.max_depth),
+                    span,
+                ));
+            }
+        }
+        // What the event completes: a tree, its anchor, its size in nodes, where it ends, and
+        // its text as a key when it is a scalar.
+        let (tree, anchor, size, end, key) = match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing => continue,
             Event::DocumentStart(_) => {
                 anchors.clear();
                 continue;
             }
             Event::DocumentEnd => {
-                if let Some(root) = root.take() {
-                    documents.push(Document { root });
-                }
+                documents.extend(root.take());
                 continue;
             }
             Event::SequenceStart(anchor, tag) => {
                 check_collection_tag(tag.as_deref(), "seq", span)?;
-                if stack.len() >= limits.max_depth {
-                    return Err(YamlError::at(
-                        YamlErrorKind::TooDeep(limits.max_depth),
-                        span,
-                    ));
-                }
                 stack.push(Frame::Seq {
                     start: span.start,
+                    end: span.end,
                     anchor,
                     items: Vec::new(),
                     size: 1,
@@ -163,14 +234,9 @@ pub fn parse(file: &SourceFile, limits: Limits) -> Result<Vec<Document>, YamlErr
             }
             Event::MappingStart(anchor, tag) => {
                 check_collection_tag(tag.as_deref(), "map", span)?;
-                if stack.len() >= limits.max_depth {
-                    return Err(YamlError::at(
-                        YamlErrorKind::TooDeep(limits.max_depth),
-                        span,
-                    ));
-                }
                 stack.push(Frame::Map {
                     start: span.start,
+                    end: span.end,
                     anchor,
                     entries: Vec::new(),
                     key: None,
@@ -182,18 +248,18 @@ pub fn parse(file: &SourceFile, limits: Limits) -> Result<Vec<Document>, YamlErr
             Event::SequenceEnd => match stack.pop() {
                 Some(Frame::Seq {
                     start,
+                    end,
                     anchor,
                     items,
                     size,
                 }) => {
-                    let end = items.last().map_or(span.end, |n| n.span.end);
+                    let end = if items.is_empty() { span.end } else { end };
                     (
-                        Node {
-                            value: Value::Seq(items),
-                            span: Span::new(start, end),
-                        },
+                        T::seq(items, Span::new(start, end)),
                         anchor,
                         size,
+                        end,
+                        None,
                     )
                 }
                 _ => unreachable!("the parser balances sequence events"),
@@ -201,25 +267,43 @@ pub fn parse(file: &SourceFile, limits: Limits) -> Result<Vec<Document>, YamlErr
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map {
                     start,
+                    end,
                     anchor,
                     entries,
                     size,
                     ..
                 }) => {
-                    let end = entries.last().map_or(span.end, |e| e.value.span.end);
+                    let end = if entries.is_empty() { span.end } else { end };
                     (
-                        Node {
-                            value: Value::Map(entries),
-                            span: Span::new(start, end),
-                        },
+                        T::map(entries, Span::new(start, end)),
                         anchor,
                         size,
+                        end,
+                        None,
                     )
                 }
                 _ => unreachable!("the parser balances mapping events"),
             },
             Event::Scalar(text, style, anchor, tag) => {
-                (scalar(text, style, tag.as_deref(), span)?, anchor, 1)
+                let value = scalar(text, style, tag.as_deref(), span)?;
+                match stack.last_mut() {
+                    // A plain key needs no tree of its own.
+                    Some(Frame::Map {
+                        key: pending @ None,
+                        size,
+                        end,
+                        ..
+                    }) if anchor == 0 => {
+                        *pending = Some((key_text(value), span));
+                        *size += 1;
+                        *end = span.end;
+                        continue;
+                    }
+                    _ => {
+                        let key = (anchor != 0).then(|| key_text(value.clone()));
+                        (T::scalar(value, span), anchor, 1, span.end, key)
+                    }
+                }
             }
             Event::Alias(id) => {
                 let Some(target) = anchors.get(&id) else {
@@ -232,38 +316,48 @@ pub fn parse(file: &SourceFile, limits: Limits) -> Result<Vec<Document>, YamlErr
                         span,
                     ));
                 }
-                let mut node = target.node.clone();
-                node.span = span;
-                (node, 0, target.size)
+                let mut tree = target.tree.clone();
+                tree.moved_to(span);
+                (tree, 0, target.size, span.end, target.key.clone())
             }
         };
         if anchor != 0 {
             anchors.insert(
                 anchor,
                 Anchored {
-                    node: node.clone(),
+                    tree: tree.clone(),
                     size,
+                    key: key.clone(),
                 },
             );
         }
         match stack.last_mut() {
-            None => root = Some(node),
+            None => root = Some(tree),
             Some(Frame::Seq {
-                items, size: total, ..
-            }) => {
-                *total += size;
-                items.push(node);
-            }
-            Some(Frame::Map {
-                entries,
-                key,
-                seen,
+                items,
                 size: total,
+                end: last,
                 ..
             }) => {
                 *total += size;
-                match key.take() {
-                    None => *key = Some((map_key(node)?, span)),
+                *last = end;
+                items.push(tree);
+            }
+            Some(Frame::Map {
+                entries,
+                key: pending,
+                seen,
+                size: total,
+                end: last,
+                ..
+            }) => {
+                *total += size;
+                *last = end;
+                match pending.take() {
+                    None => {
+                        let key = key.ok_or(YamlError::at(YamlErrorKind::ComplexKey, span))?;
+                        *pending = Some((key, span));
+                    }
                     Some((name, key_span)) => {
                         if let Some(previous) = find_duplicate(entries, seen, &name) {
                             return Err(YamlError {
@@ -272,11 +366,7 @@ pub fn parse(file: &SourceFile, limits: Limits) -> Result<Vec<Document>, YamlErr
                                 previous: Some(previous),
                             });
                         }
-                        entries.push(Entry {
-                            key: name,
-                            key_span,
-                            value: node,
-                        });
+                        entries.push((name, key_span, tree));
                     }
                 }
             }
@@ -285,31 +375,31 @@ pub fn parse(file: &SourceFile, limits: Limits) -> Result<Vec<Document>, YamlErr
     Ok(documents)
 }
 
-fn find_duplicate(
-    entries: &[Entry],
+fn find_duplicate<T>(
+    entries: &[(String, Span, T)],
     seen: &mut Option<HashSet<String>>,
     name: &str,
 ) -> Option<Span> {
     if entries.len() < LINEAR_DUPLICATE_SCAN {
-        return entries.iter().find(|e| e.key == name).map(|e| e.key_span);
+        return entries.iter().find(|e| e.0 == name).map(|e| e.1);
     }
-    let seen = seen.get_or_insert_with(|| entries.iter().map(|e| e.key.clone()).collect());
+    let seen = seen.get_or_insert_with(|| entries.iter().map(|e| e.0.clone()).collect());
     if seen.insert(name.to_owned()) {
         None
     } else {
-        entries.iter().find(|e| e.key == name).map(|e| e.key_span)
+        entries.iter().find(|e| e.0 == name).map(|e| e.1)
     }
 }
 
 /// JSON needs string keys; plain scalar keys keep their source text (`1: x` is key "1").
-fn map_key(node: Node) -> Result<String, YamlError> {
-    match node.value {
-        Value::String(s) => Ok(s),
-        Value::Null => Ok(String::new()),
-        Value::Bool(b) => Ok(b.to_string()),
-        Value::Int(i) => Ok(i.to_string()),
-        Value::Float(f) => Ok(f.to_string()),
-        Value::Seq(_) | Value::Map(_) => Err(YamlError::at(YamlErrorKind::ComplexKey, node.span)),
+fn key_text(value: Value) -> String {
+    match value {
+        Value::String(s) => s,
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Seq(_) | Value::Map(_) => unreachable!("scalars only"),
     }
 }
 
@@ -340,7 +430,7 @@ fn scalar(
     style: ScalarStyle,
     tag: Option<&Tag>,
     span: Span,
-) -> Result<Node, YamlError> {
+) -> Result<Value, YamlError> {
     let value = match core_tag(tag) {
         None if style == ScalarStyle::Plain => resolve_plain(&text),
         None | Some(Ok("str")) => None,
@@ -376,11 +466,8 @@ fn scalar(
         Some(Value::Float(f)) if !f.is_finite() => {
             Err(YamlError::at(YamlErrorKind::NonFiniteNumber, span))
         }
-        Some(value) => Ok(Node { value, span }),
-        None => Ok(Node {
-            value: Value::String(text.into_owned()),
-            span,
-        }),
+        Some(value) => Ok(value),
+        None => Ok(Value::String(text.into_owned())),
     }
 }
 
@@ -441,7 +528,7 @@ fn is_core_float(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn load(text: &str) -> Result<Vec<Document>, YamlError> {
+    fn load(text: &str) -> Result<Vec<Node>, YamlError> {
         parse(&SourceFile::new("t.yaml".into(), text), Limits::default())
     }
 
@@ -449,7 +536,7 @@ mod tests {
     fn resolves_scalars_by_the_yaml_1_2_core_schema() {
         let docs =
             load("a: yes\nb: 2.1.0\nc: 1.5\nd: 0x1F\ne: ~\nf: 'true'\ng: 12\nh: 1e3\n").unwrap();
-        let json = docs[0].root.to_json();
+        let json = docs[0].to_json();
         assert_eq!(
             json,
             serde_json::json!({"a":"yes","b":"2.1.0","c":1.5,"d":31,"e":null,"f":"true","g":12,"h":1000.0})
@@ -460,7 +547,7 @@ mod tests {
     fn spans_point_at_keys_and_values() {
         let text = "metadata:\n  name: orders\n";
         let docs = load(text).unwrap();
-        let located = docs[0].root.locate(&["metadata", "name"]);
+        let located = docs[0].locate(&["metadata", "name"]);
         assert_eq!(
             &text[located.node.span.start..located.node.span.end],
             "orders"
@@ -522,7 +609,7 @@ mod tests {
             YamlErrorKind::UnsupportedTag(_)
         ));
         assert_eq!(
-            load("a: !!int '12'\n").unwrap()[0].root.to_json(),
+            load("a: !!int '12'\n").unwrap()[0].to_json(),
             serde_json::json!({"a":12})
         );
     }

@@ -4,7 +4,7 @@
 use serde_json::Value as Json;
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::load::{Node, Value};
+use crate::load::DocSpans;
 use crate::schema::{self, API_GROUP, API_VERSION, Kind, KindSchema};
 use crate::source::Span;
 
@@ -18,26 +18,28 @@ pub enum Envelope {
     Invalid(Diagnostic),
 }
 
-pub fn envelope(file: usize, root: &Node) -> Envelope {
-    let entries = match &root.value {
-        Value::Null => return Envelope::Empty,
-        Value::Map(entries) => entries,
+pub fn envelope(file: usize, root: &Json, spans: &DocSpans) -> Envelope {
+    const ROOT: &[&str] = &[];
+    match root {
+        Json::Null => return Envelope::Empty,
+        Json::Object(_) => {}
         _ => {
             return Envelope::Invalid(
                 Diagnostic::error(
                     "schema::document",
                     "a document must be a mapping with `apiVersion` and `kind`",
                 )
-                .at(file, Node::label_span(root.locate::<&str>(&[])))
+                .at(file, spans.label(ROOT))
                 .label("not a mapping"),
             );
         }
     };
-    let first_line = entries.first().map_or(root.span, |e| e.key_span);
+    // For a mapping, the label span of the root is its first key.
+    let first_line = || spans.label(ROOT);
     let Some(api_version) = root.get("apiVersion") else {
         return Envelope::Invalid(
             Diagnostic::error("schema::api-version", "document has no `apiVersion`")
-                .at(file, first_line)
+                .at(file, first_line())
                 .label("in this document")
                 .help(format!("add `apiVersion: {API_VERSION}`")),
         );
@@ -45,7 +47,7 @@ pub fn envelope(file: usize, root: &Node) -> Envelope {
     let Some(version) = api_version.as_str() else {
         return Envelope::Invalid(
             Diagnostic::error("schema::api-version", "`apiVersion` must be a string")
-                .at(file, api_version.span)
+                .at(file, spans.label(&["apiVersion"]))
                 .help(format!("write `apiVersion: {API_VERSION}`")),
         );
     };
@@ -55,7 +57,7 @@ pub fn envelope(file: usize, root: &Node) -> Envelope {
                 "load::foreign-document",
                 format!("skipped a document of API version `{version}`: not a DappMesh document"),
             )
-            .at(file, api_version.span)
+            .at(file, spans.label(&["apiVersion"]))
             .label("not dappmesh.io")
             .help("point dappctl at the directory of your specs, or move other YAML elsewhere"),
         );
@@ -66,7 +68,7 @@ pub fn envelope(file: usize, root: &Node) -> Envelope {
                 "schema::api-version",
                 format!("unsupported API version `{version}`"),
             )
-            .at(file, api_version.span)
+            .at(file, spans.label(&["apiVersion"]))
             .label("unsupported version")
             .help(format!("this dappctl reads `{API_VERSION}`")),
         );
@@ -75,7 +77,7 @@ pub fn envelope(file: usize, root: &Node) -> Envelope {
     match root.get("kind") {
         None => Envelope::Invalid(
             Diagnostic::error("schema::kind", "document has no `kind`")
-                .at(file, first_line)
+                .at(file, first_line())
                 .label("in this document")
                 .help(format!("add `kind:` with one of {}", kinds.join(", "))),
         ),
@@ -89,7 +91,7 @@ pub fn envelope(file: usize, root: &Node) -> Envelope {
                 };
                 Envelope::Invalid(
                     Diagnostic::error("schema::kind", format!("unknown kind `{text}`"))
-                        .at(file, kind.span)
+                        .at(file, spans.label(&["kind"]))
                         .label("unknown kind")
                         .help(help),
                 )
@@ -99,8 +101,12 @@ pub fn envelope(file: usize, root: &Node) -> Envelope {
 }
 
 /// Every schema violation of one document, as diagnostics.
-pub fn check(file: usize, kind: Kind, root: &Node, json: &Json) -> Vec<Diagnostic> {
+pub fn check(file: usize, kind: Kind, json: &Json, spans: &DocSpans) -> Vec<Diagnostic> {
     let schema = schema::schema(kind);
+    // Most documents are valid: the short-circuiting check is much cheaper than collecting.
+    if schema.validator.is_valid(json) {
+        return Vec::new();
+    }
     let mut diagnostics = Vec::new();
     for error in schema.validator.iter_errors(json) {
         let instance: Vec<String> = error
@@ -111,7 +117,7 @@ pub fn check(file: usize, kind: Kind, root: &Node, json: &Json) -> Vec<Diagnosti
         let keyword_path = error.schema_path().as_str().to_owned();
         let ctx = ErrorContext {
             file,
-            root,
+            spans,
             schema,
             instance: &instance,
             keyword_path: &keyword_path,
@@ -132,7 +138,7 @@ pub fn check(file: usize, kind: Kind, root: &Node, json: &Json) -> Vec<Diagnosti
 
 struct ErrorContext<'a> {
     file: usize,
-    root: &'a Node,
+    spans: &'a DocSpans,
     schema: &'static KindSchema,
     instance: &'a [String],
     keyword_path: &'a str,
@@ -140,7 +146,7 @@ struct ErrorContext<'a> {
 
 impl ErrorContext<'_> {
     fn span(&self) -> Span {
-        Node::label_span(self.root.locate(self.instance))
+        self.spans.label(self.instance)
     }
 
     /// The schema object holding the failed keyword (`…/properties/x/enum` → `…/properties/x`).
@@ -192,8 +198,7 @@ impl ErrorContext<'_> {
                 for key in unexpected {
                     let mut path = self.instance.to_vec();
                     path.push(key.clone());
-                    let located = self.root.locate(&path);
-                    let span = located.key_span.unwrap_or_else(|| self.span());
+                    let span = self.spans.key(&path).unwrap_or_else(|| self.span());
                     let help = match did_you_mean(key, allowed.iter().map(String::as_str)) {
                         Some(s) => format!("did you mean `{s}`?"),
                         None if allowed.is_empty() => "remove it".to_owned(),

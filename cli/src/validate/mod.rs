@@ -5,11 +5,13 @@
 mod document;
 mod rules;
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::load::{Loaded, LoadedDocument, Node};
+use crate::load::{DocSpans, Loaded, LoadedDocument};
 use crate::model::{DataProduct, Domain, Mesh};
 use crate::schema::Kind;
 use crate::source::{SourceFile, Span};
@@ -20,14 +22,14 @@ use document::Envelope;
 #[derive(Debug)]
 pub struct Doc<T> {
     pub file: usize,
-    pub root: Node,
+    pub spans: DocSpans,
     pub spec: T,
 }
 
 impl<T> Doc<T> {
     /// The span to underline for the value at a JSON Pointer such as `/spec/storage/0/name`.
     pub fn span(&self, pointer: &str) -> Span {
-        Node::label_span(self.root.locate(&segments(pointer)))
+        self.spans.label(&segments(pointer))
     }
 
     pub fn error(
@@ -64,7 +66,7 @@ pub struct Validated {
 /// Everything found, and the files the diagnostics point into.
 #[derive(Debug)]
 pub struct Report {
-    pub files: Vec<SourceFile>,
+    pub files: Vec<Arc<SourceFile>>,
     pub diagnostics: Vec<Diagnostic>,
     /// How many documents were checked.
     pub documents: usize,
@@ -110,21 +112,50 @@ enum Checked {
     Mesh(Doc<Mesh>),
     Domain(Doc<Domain>),
     Product(Doc<DataProduct>),
-    Broken(Kind, Node, Vec<Diagnostic>),
+    /// Failed its schema; `domain` and `name` from its metadata, when they are strings.
+    Broken {
+        kind: Kind,
+        domain: Option<String>,
+        name: Option<String>,
+        found: Vec<Diagnostic>,
+    },
     Skipped(Option<Diagnostic>),
     Unidentified(Diagnostic),
 }
 
+/// Validates documents already loaded.
 pub fn validate(loaded: Loaded) -> Outcome {
     let Loaded {
         files,
         documents,
+        diagnostics,
+    } = loaded;
+    let documents = documents.into_par_iter().map(check_document).collect();
+    conclude(Loaded {
+        files,
+        documents,
+        diagnostics,
+    })
+}
+
+/// Finds, loads and validates every spec file below `paths`. Each document is checked as
+/// soon as its file is parsed, so the mesh is never held as JSON all at once.
+pub fn validate_paths(paths: &[std::path::PathBuf]) -> Result<Outcome, crate::load::LoadError> {
+    let files = crate::load::discover(paths)?;
+    let loaded = crate::load::load_with(&files, crate::load::Limits::default(), check_document)?;
+    Ok(conclude(loaded))
+}
+
+/// The rules across documents, over the documents checked one by one.
+fn conclude(loaded: Loaded<Checked>) -> Outcome {
+    let Loaded {
+        files,
+        documents: checked,
         mut diagnostics,
     } = loaded;
-    let count = documents.len();
+    let count = checked.len();
     // Every load diagnostic is a file that yielded no documents at all.
     let unreadable_files = !diagnostics.is_empty();
-    let checked: Vec<Checked> = documents.into_par_iter().map(check_document).collect();
 
     let mut sorted = Sorted {
         incomplete: unreadable_files,
@@ -135,24 +166,21 @@ pub fn validate(loaded: Loaded) -> Outcome {
             Checked::Mesh(d) => sorted.meshes.push(d),
             Checked::Domain(d) => sorted.domains.push(d),
             Checked::Product(d) => sorted.products.push(d),
-            Checked::Broken(kind, root, found) => {
+            Checked::Broken {
+                kind,
+                domain,
+                name,
+                found,
+            } => {
                 diagnostics.extend(found);
-                let name = |n: &Node, key: &str| {
-                    n.get("metadata")
-                        .and_then(|m| m.get(key))
-                        .and_then(Node::as_str)
-                        .map(str::to_owned)
-                };
-                match kind {
-                    Kind::Mesh => sorted.broken_mesh = true,
-                    Kind::Domain => sorted.broken_domains.extend(name(&root, "name")),
-                    Kind::DataProduct => {
-                        if let (Some(domain), Some(product)) =
-                            (name(&root, "domain"), name(&root, "name"))
-                        {
-                            sorted.broken_products.push((domain, product));
-                        }
+                match (kind, domain, name) {
+                    (Kind::Mesh, ..) => sorted.broken_mesh = true,
+                    (Kind::Domain, _, Some(domain)) => sorted.broken_domains.push(domain),
+                    (Kind::DataProduct, Some(domain), Some(product)) => {
+                        sorted.broken_products.push((domain, product));
                     }
+                    // A broken document whose name is unknown may be the one others refer to.
+                    _ => sorted.incomplete = true,
                 }
             }
             Checked::Skipped(found) => diagnostics.extend(found),
@@ -192,22 +220,36 @@ pub fn validate(loaded: Loaded) -> Outcome {
 }
 
 fn check_document(document: LoadedDocument) -> Checked {
-    let LoadedDocument { file, root } = document;
-    let kind = match document::envelope(file, &root) {
+    let LoadedDocument { file, json, spans } = document;
+    let kind = match document::envelope(file, &json, &spans) {
         Envelope::Kind(kind) => kind,
         Envelope::Empty => return Checked::Skipped(None),
         Envelope::Foreign(d) => return Checked::Skipped(Some(d)),
         Envelope::Invalid(d) => return Checked::Unidentified(d),
     };
-    let json = root.to_json();
-    let found = document::check(file, kind, &root, &json);
+    let found = document::check(file, kind, &json, &spans);
     if !found.is_empty() {
-        return Checked::Broken(kind, root, found);
+        return broken(kind, &json, found);
     }
     match kind {
-        Kind::Mesh => typed(kind, file, root, json, Checked::Mesh),
-        Kind::Domain => typed(kind, file, root, json, Checked::Domain),
-        Kind::DataProduct => typed(kind, file, root, json, Checked::Product),
+        Kind::Mesh => typed(kind, file, spans, json, Checked::Mesh),
+        Kind::Domain => typed(kind, file, spans, json, Checked::Domain),
+        Kind::DataProduct => typed(kind, file, spans, json, Checked::Product),
+    }
+}
+
+fn broken(kind: Kind, json: &serde_json::Value, found: Vec<Diagnostic>) -> Checked {
+    let name = |key: &str| {
+        json.get("metadata")
+            .and_then(|m| m.get(key))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    Checked::Broken {
+        kind,
+        domain: name("domain"),
+        name: name("name"),
+        found,
     }
 }
 
@@ -216,21 +258,22 @@ fn check_document(document: LoadedDocument) -> Checked {
 fn typed<T: DeserializeOwned>(
     kind: Kind,
     file: usize,
-    root: Node,
+    spans: DocSpans,
     json: serde_json::Value,
     wrap: fn(Doc<T>) -> Checked,
 ) -> Checked {
     match serde_json::from_value(json) {
-        Ok(spec) => wrap(Doc { file, root, spec }),
+        Ok(spec) => wrap(Doc { file, spans, spec }),
         Err(e) => {
-            let span = Node::label_span(root.locate::<&str>(&[]));
+            let span = spans.label::<&str>(&[]);
             let d = Diagnostic::error(
                 "internal::model",
                 format!("dappctl could not read this document: {e}"),
             )
             .at(file, span)
             .help("the schema accepted it, so this is a bug in dappctl; please report it");
-            Checked::Broken(kind, root, vec![d])
+            // The JSON is spent; without it the names are unknown (see `Sorted::incomplete`).
+            broken(kind, &serde_json::Value::Null, vec![d])
         }
     }
 }
@@ -245,11 +288,4 @@ fn sort(diagnostics: &mut [Diagnostic]) {
             .then_with(|| a.code.cmp(b.code))
             .then_with(|| a.message.cmp(&b.message))
     });
-}
-
-/// Finds, loads and validates every spec file below `paths`.
-pub fn validate_paths(paths: &[std::path::PathBuf]) -> Result<Outcome, crate::load::LoadError> {
-    let files = crate::load::discover(paths)?;
-    let loaded = crate::load::load(&files, crate::load::Limits::default())?;
-    Ok(validate(loaded))
 }

@@ -11,37 +11,26 @@ pub(super) fn check(sorted: &Sorted, catalog: &Catalog<'_>, out: &mut Vec<Diagno
     mesh(sorted, out);
     across_documents(
         "domain",
-        sorted.domains.iter().map(|d| {
-            (
-                d.spec.metadata.name.clone(),
-                d.file,
-                d.span("/metadata/name"),
-            )
-        }),
+        sorted
+            .domains
+            .iter()
+            .map(|d| (d.spec.metadata.name.clone(), d, "/metadata/name".to_owned())),
         out,
     );
     across_documents(
         "data product",
         sorted.products.iter().map(|p| {
             let m = &p.spec.metadata;
-            (
-                format!("{}/{}", m.domain, m.name),
-                p.file,
-                p.span("/metadata/name"),
-            )
+            let name = format!("{}/{}", m.domain, m.name);
+            (name, p, "/metadata/name".to_owned())
         }),
         out,
     );
     across_documents(
         "widget tag",
         sorted.products.iter().flat_map(|p| {
-            p.spec.spec.widgets.iter().enumerate().map(move |(i, w)| {
-                (
-                    w.tag.clone(),
-                    p.file,
-                    p.span(&format!("/spec/widgets/{i}/tag")),
-                )
-            })
+            let widgets = p.spec.spec.widgets.iter().enumerate();
+            widgets.map(move |(i, w)| (w.tag.clone(), p, format!("/spec/widgets/{i}/tag")))
         }),
         out,
     );
@@ -77,25 +66,30 @@ fn mesh(sorted: &Sorted, out: &mut Vec<Diagnostic>) {
 }
 
 /// Names that must be unique across documents; the first occurrence (in path order) wins.
-fn across_documents(
+/// Each name comes with its document and the pointer to it, resolved to a span only when
+/// reported.
+fn across_documents<'a, T: 'a>(
     what: &str,
-    names: impl Iterator<Item = (String, usize, crate::source::Span)>,
+    names: impl Iterator<Item = (String, &'a Doc<T>, String)>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let mut seen = HashMap::new();
-    for (name, file, span) in names {
+    let mut seen: HashMap<String, (&Doc<T>, String)> = HashMap::new();
+    for (name, doc, pointer) in names {
         match seen.get(&name) {
-            Some(&(first_file, first_span)) => out.push(
-                Diagnostic::error("name::duplicate", format!("duplicate {what} `{name}`"))
-                    .at(file, span)
-                    .label("defined again here")
-                    .related(first_file, first_span, "first defined here")
-                    .help(format!(
-                        "{what} names must be unique in the mesh; rename or remove one"
-                    )),
+            Some((first, first_pointer)) => out.push(
+                doc.error(
+                    "name::duplicate",
+                    format!("duplicate {what} `{name}`"),
+                    &pointer,
+                )
+                .label("defined again here")
+                .related(first.file, first.span(first_pointer), "first defined here")
+                .help(format!(
+                    "{what} names must be unique in the mesh; rename or remove one"
+                )),
             ),
             None => {
-                seen.insert(name, (file, span));
+                seen.insert(name, (doc, pointer));
             }
         }
     }
