@@ -1,7 +1,7 @@
 //! Source files as loaded from disk, and the byte spans that diagnostics point at.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A half-open byte range into a [`SourceFile`]'s text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,20 +36,25 @@ pub struct LineCol {
 pub struct SourceFile {
     path: PathBuf,
     text: Arc<str>,
-    line_starts: Vec<usize>,
+    /// Byte offsets of line starts, computed the first time a position is asked for.
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
     pub fn new(path: PathBuf, text: impl Into<Arc<str>>) -> Self {
-        let text = text.into();
-        let line_starts = std::iter::once(0)
-            .chain(memchr_newlines(&text).map(|i| i + 1))
-            .collect();
         SourceFile {
             path,
-            text,
-            line_starts,
+            text: text.into(),
+            line_starts: OnceLock::new(),
         }
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(newlines(&self.text).map(|i| i + 1))
+                .collect()
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -63,8 +68,9 @@ impl SourceFile {
     /// The one-based line and column of a byte offset.
     pub fn line_col(&self, offset: usize) -> LineCol {
         let offset = offset.min(self.text.len());
-        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
-        let start = self.line_starts[line];
+        let line_starts = self.line_starts();
+        let line = line_starts.partition_point(|&s| s <= offset) - 1;
+        let start = line_starts[line];
         let column = self.text[start..floor_char_boundary(&self.text, offset)]
             .chars()
             .count();
@@ -77,7 +83,7 @@ impl SourceFile {
     /// The byte offset of a one-based line and a zero-based character column, as the YAML
     /// parser reports positions.
     pub fn offset_of(&self, line: usize, char_col: usize) -> usize {
-        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+        let Some(&start) = self.line_starts().get(line.saturating_sub(1)) else {
             return self.text.len();
         };
         let rest = &self.text[start..];
@@ -87,7 +93,7 @@ impl SourceFile {
     }
 }
 
-fn memchr_newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
+fn newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
     text.bytes()
         .enumerate()
         .filter_map(|(i, b)| (b == b'\n').then_some(i))

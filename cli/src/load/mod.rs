@@ -215,11 +215,17 @@ fn read_and_parse(
         source,
     };
     let file = fs::File::open(path).map_err(io)?;
+    // The size on disk sizes the buffer (one read, no regrowth) and refuses a huge file
+    // before reading it; `take` still bounds what a growing or special file can feed us.
+    let size = file.metadata().map_or(0, |m| m.len());
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
+    if size <= MAX_FILE_BYTES {
+        bytes.reserve_exact(size as usize + 1);
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+    }
+    if size > MAX_FILE_BYTES || bytes.len() as u64 > MAX_FILE_BYTES {
         let source = SourceFile::new(path.to_path_buf(), "");
         let diagnostic = Diagnostic::error(
             "yaml::too-large",

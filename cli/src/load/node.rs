@@ -36,24 +36,6 @@ pub struct Located<'a> {
 }
 
 impl Node {
-    pub fn get(&self, key: &str) -> Option<&Node> {
-        self.entry(key).map(|e| &e.value)
-    }
-
-    pub fn entry(&self, key: &str) -> Option<&Entry> {
-        match &self.value {
-            Value::Map(entries) => entries.iter().find(|e| e.key == key),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(&self) -> Option<&str> {
-        match &self.value {
-            Value::String(s) => Some(s),
-            _ => None,
-        }
-    }
-
     /// Follows JSON Pointer segments (already unescaped) as far as they lead.
     pub fn locate<'a, S: AsRef<str>>(&'a self, segments: &[S]) -> Located<'a> {
         let mut here = Located {
@@ -97,24 +79,6 @@ impl Node {
                 Span::new(located.node.span.start, located.node.span.start + 1)
             }
             _ => located.node.span,
-        }
-    }
-
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value as J;
-        match &self.value {
-            Value::Null => J::Null,
-            Value::Bool(b) => J::Bool(*b),
-            Value::Int(i) => J::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-            Value::String(s) => J::String(s.clone()),
-            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => J::Object(
-                entries
-                    .iter()
-                    .map(|e| (e.key.clone(), e.value.to_json()))
-                    .collect(),
-            ),
         }
     }
 }

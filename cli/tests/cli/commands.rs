@@ -1,6 +1,6 @@
 //! The commands as a user runs them: exit codes, default paths, init, schema, determinism.
 
-use super::harness::{TempDir, repo_root, run};
+use super::harness::{TempDir, assert_exit, repo_root, run};
 
 const WARNING_ONLY: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n";
 
@@ -15,12 +15,7 @@ fn validate_accepts_the_bundled_examples_with_no_warning() {
 #[test]
 fn validate_defaults_to_the_current_directory() {
     let out = run(&["validate"], &repo_root().join("examples"));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_exit(&out, 0);
 }
 
 #[test]
@@ -77,12 +72,7 @@ fn hidden_directories_are_not_searched() {
     assert_eq!(out.status.code(), Some(0));
     dir.write(".github/workflows/ci.yml", "on: push\njobs: {}\n");
     let out = run(&["validate"], dir.path());
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_exit(&out, 0);
 }
 
 #[test]
@@ -112,24 +102,14 @@ fn init_scaffolds_a_mesh_that_validates_and_never_overwrites() {
     let dir = TempDir::new("init");
     let target = dir.path().join("Acme Mesh");
     let out = run(&["init", target.to_str().unwrap()], dir.path());
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let mesh = std::fs::read_to_string(target.join("mesh.yaml")).unwrap();
     assert!(mesh.contains("name: acme-mesh"), "{mesh}");
     let out = run(
         &["validate", "--strict", target.to_str().unwrap()],
         dir.path(),
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_exit(&out, 0);
 
     std::fs::write(target.join("mesh.yaml"), "mine").unwrap();
     let again = run(&["init", target.to_str().unwrap()], dir.path());
@@ -163,12 +143,7 @@ fn schema_prints_one_self_contained_kind() {
 fn schema_out_writes_every_kind_and_matches_stdout() {
     let dir = TempDir::new("schema-out");
     let out = run(&["schema", "--out", "editor"], dir.path());
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     for (kind, file) in [
         ("Mesh", "mesh"),
         ("Domain", "domain"),

@@ -18,6 +18,17 @@ pub fn run(args: &[&str], dir: &Path) -> Output {
         .expect("dappctl runs")
 }
 
+/// Asserts the exit code, showing what the command printed when it differs.
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
