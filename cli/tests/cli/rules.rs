@@ -35,7 +35,13 @@ fn every_invalid_fixture_reports_exactly_what_it_expects() {
             .iter()
             .map(|d| match d.location {
                 Some(l) => {
-                    let at = report.files[l.file].line_col(l.span.start);
+                    let file = &report.files[l.file];
+                    assert_eq!(
+                        file.path(),
+                        path,
+                        "a fixture's diagnostics point into the fixture"
+                    );
+                    let at = file.line_col(l.span.start);
                     format!("{} {}:{} {}", d.code, at.line, at.column, d.message)
                 }
                 None => format!("{} - {}", d.code, d.message),
