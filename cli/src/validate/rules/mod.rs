@@ -107,28 +107,35 @@ fn suggest<'a>(
     }
 }
 
-/// Reports every name that repeats an earlier one in the same scope.
+/// Reports every name that repeats an earlier one in the same scope: the items of the list
+/// at pointer `list`, each named by its key `field`.
 fn unique<'n, T>(
     doc: &Doc<T>,
     what: &str,
-    names: impl IntoIterator<Item = (&'n str, String)>,
+    list: &str,
+    field: &str,
+    names: impl IntoIterator<Item = &'n str>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let mut seen: HashMap<&str, String> = HashMap::new();
-    for (name, pointer) in names {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, name) in names.into_iter().enumerate() {
         match seen.get(name) {
             Some(first) => out.push(
                 doc.error(
                     "name::duplicate",
                     format!("duplicate {what} `{name}`"),
-                    &pointer,
+                    &format!("{list}/{i}/{field}"),
                 )
                 .label("defined again here")
-                .related(doc.file, doc.span(first), "first defined here")
+                .related(
+                    doc.file,
+                    doc.span(&format!("{list}/{first}/{field}")),
+                    "first defined here",
+                )
                 .help(format!("{what} names must be unique; rename or remove one")),
             ),
             None => {
-                seen.insert(name, pointer);
+                seen.insert(name, i);
             }
         }
     }

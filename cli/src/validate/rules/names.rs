@@ -119,14 +119,13 @@ fn domain_exists(product: &Doc<DataProduct>, catalog: &Catalog<'_>, out: &mut Ve
 fn scopes(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
     let spec = &doc.spec.spec;
     let schemas = &spec.data_at_rest.schemas;
-    let versions: Vec<String> = schemas.iter().map(|s| s.id().to_string()).collect();
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    for (i, id) in versions.iter().enumerate() {
-        if let Some(&first) = seen.get(id.as_str()) {
+    let mut seen: HashMap<(&str, &semver::Version), usize> = HashMap::new();
+    for (i, schema) in schemas.iter().enumerate() {
+        if let Some(&first) = seen.get(&(schema.name.as_str(), &schema.version)) {
             out.push(
                 doc.error(
                     "name::duplicate-schema-version",
-                    format!("schema `{id}` is defined twice"),
+                    format!("schema `{}` is defined twice", schema.id()),
                     &format!("/spec/dataAtRest/schemas/{i}/version"),
                 )
                 .label("same name and version again")
@@ -138,114 +137,78 @@ fn scopes(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
                 .help("give the new definition a new version"),
             );
         } else {
-            seen.insert(id, i);
+            seen.insert((&schema.name, &schema.version), i);
         }
     }
     for (i, schema) in schemas.iter().enumerate() {
-        unique(
-            doc,
-            "property",
-            indexed(
-                &schema.properties,
-                |p| &p.name,
-                &format!("/spec/dataAtRest/schemas/{i}/properties"),
-                "name",
-            ),
-            out,
-        );
+        let list = format!("/spec/dataAtRest/schemas/{i}/properties");
+        let names = schema.properties.iter().map(|p| p.name.as_str());
+        unique(doc, "property", &list, "name", names, out);
     }
     let motion = &spec.data_in_motion;
-    unique(
-        doc,
-        "flow edge",
-        indexed(&motion.flow, |e| &e.id, "/spec/dataInMotion/flow", "id"),
-        out,
-    );
-    unique(
-        doc,
-        "workflow",
-        indexed(
-            &motion.workflows,
-            |w| &w.name,
+    let ports = &spec.data_in_use;
+    let gov = &spec.governance;
+    let scopes: [(&str, &str, &str, Vec<&str>); 9] = [
+        (
+            "flow edge",
+            "/spec/dataInMotion/flow",
+            "id",
+            motion.flow.iter().map(|e| e.id.as_str()).collect(),
+        ),
+        (
+            "workflow",
             "/spec/dataInMotion/workflows",
             "name",
+            motion.workflows.iter().map(|w| w.name.as_str()).collect(),
         ),
-        out,
-    );
-    let ports = &spec.data_in_use;
-    unique(
-        doc,
-        "input port",
-        indexed(
-            &ports.input_ports,
-            |p| &p.name,
+        (
+            "input port",
             "/spec/dataInUse/inputPorts",
             "name",
+            ports.input_ports.iter().map(|p| p.name.as_str()).collect(),
         ),
-        out,
-    );
-    unique(
-        doc,
-        "output port",
-        indexed(
-            &ports.output_ports,
-            |p| &p.name,
+        (
+            "output port",
             "/spec/dataInUse/outputPorts",
             "name",
+            ports.output_ports.iter().map(|p| p.name.as_str()).collect(),
         ),
-        out,
-    );
-    let gov = &spec.governance;
-    unique(
-        doc,
-        "role",
-        indexed(&gov.roles, |r| &r.name, "/spec/governance/roles", "name"),
-        out,
-    );
-    unique(
-        doc,
-        "secret",
-        indexed(
-            &gov.secrets,
-            |s| &s.name,
+        (
+            "role",
+            "/spec/governance/roles",
+            "name",
+            gov.roles.iter().map(|r| r.name.as_str()).collect(),
+        ),
+        (
+            "secret",
             "/spec/governance/secrets",
             "name",
+            gov.secrets.iter().map(|s| s.name.as_str()).collect(),
         ),
-        out,
-    );
-    unique(
-        doc,
-        "pipeline",
-        indexed(
-            &spec.processing.pipelines,
-            |p| &p.name,
+        (
+            "pipeline",
             "/spec/processing/pipelines",
             "name",
+            spec.processing
+                .pipelines
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect(),
         ),
-        out,
-    );
-    unique(
-        doc,
-        "storage",
-        indexed(&spec.storage, |s| &s.name, "/spec/storage", "name"),
-        out,
-    );
-    unique(
-        doc,
-        "widget",
-        indexed(&spec.widgets, |w| &w.name, "/spec/widgets", "name"),
-        out,
-    );
-}
-
-fn indexed<'a, T>(
-    items: &'a [T],
-    name: impl Fn(&'a T) -> &'a String + 'a,
-    base: &'a str,
-    field: &'a str,
-) -> impl Iterator<Item = (&'a str, String)> + 'a {
-    items
-        .iter()
-        .enumerate()
-        .map(move |(i, item)| (name(item).as_str(), format!("{base}/{i}/{field}")))
+        (
+            "storage",
+            "/spec/storage",
+            "name",
+            spec.storage.iter().map(|s| s.name.as_str()).collect(),
+        ),
+        (
+            "widget",
+            "/spec/widgets",
+            "name",
+            spec.widgets.iter().map(|w| w.name.as_str()).collect(),
+        ),
+    ];
+    for (what, list, field, names) in scopes {
+        unique(doc, what, list, field, names, out);
+    }
 }

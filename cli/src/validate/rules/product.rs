@@ -97,7 +97,7 @@ pub(super) fn check(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
 }
 
 impl Checker<'_> {
-    fn schema_ref(&mut self, id: &SchemaId, pointer: &str) {
+    fn schema_ref(&mut self, id: &SchemaId, pointer: &dyn Fn() -> String) {
         if self.names.schema(id).is_some() {
             return;
         }
@@ -125,14 +125,14 @@ impl Checker<'_> {
                 .error(
                     "ref::schema",
                     format!("schema `{id}` is not defined in this product"),
-                    pointer,
+                    &pointer(),
                 )
                 .label("unknown schema")
                 .help(help),
         );
     }
 
-    fn node_ref(&mut self, node: &NodeRef, pointer: &str) {
+    fn node_ref(&mut self, node: &NodeRef, pointer: &dyn Fn() -> String) {
         match node {
             NodeRef::Schema(id) => self.schema_ref(id, pointer),
             NodeRef::Port(port) if !self.names.input_ports.contains(port.as_str()) => {
@@ -143,7 +143,7 @@ impl Checker<'_> {
                         .error(
                             "ref::input-port",
                             format!("input port `{port}` is not defined in this product"),
-                            pointer,
+                            &pointer(),
                         )
                         .label("unknown input port")
                         .help(help),
@@ -153,7 +153,7 @@ impl Checker<'_> {
         }
     }
 
-    fn name_ref(&mut self, kind: Ref, name: &str, pointer: &str) {
+    fn name_ref(&mut self, kind: Ref, name: &str, pointer: &dyn Fn() -> String) {
         let (set, code, what, place) = match kind {
             Ref::Pipeline => (
                 &self.names.pipelines,
@@ -197,7 +197,7 @@ impl Checker<'_> {
                 .error(
                     code,
                     format!("{what} `{name}` is not defined in this product"),
-                    pointer,
+                    &pointer(),
                 )
                 .label(format!("unknown {what}"))
                 .help(help),
@@ -208,7 +208,7 @@ impl Checker<'_> {
         for (i, schema) in self.doc.spec.spec.data_at_rest.schemas.iter().enumerate() {
             let base = format!("/spec/dataAtRest/schemas/{i}/lineage");
             for (j, from) in schema.lineage.from.iter().enumerate() {
-                self.node_ref(from, &format!("{base}/from/{j}"));
+                self.node_ref(from, &|| format!("{base}/from/{j}"));
             }
             if let Some(old) = &schema.lineage.supersedes {
                 let pointer = format!("{base}/supersedes");
@@ -224,7 +224,7 @@ impl Checker<'_> {
                             .help("a schema supersedes an earlier version of the same name"),
                     );
                 } else {
-                    self.schema_ref(old, &pointer);
+                    self.schema_ref(old, &|| pointer.clone());
                 }
             }
         }
@@ -235,10 +235,12 @@ impl Checker<'_> {
         for (i, edge) in flow.iter().enumerate() {
             let base = format!("/spec/dataInMotion/flow/{i}");
             for (j, from) in edge.from.iter().enumerate() {
-                self.node_ref(from, &format!("{base}/from/{j}"));
+                self.node_ref(from, &|| format!("{base}/from/{j}"));
             }
-            self.schema_ref(&edge.to, &format!("{base}/to"));
-            self.name_ref(Ref::Pipeline, &edge.pipeline, &format!("{base}/pipeline"));
+            self.schema_ref(&edge.to, &|| format!("{base}/to"));
+            self.name_ref(Ref::Pipeline, &edge.pipeline, &|| {
+                format!("{base}/pipeline")
+            });
         }
         if let Some((edge, cycle)) = flow_cycle(&self.doc.spec) {
             let path = cycle
@@ -270,11 +272,9 @@ impl Checker<'_> {
             .enumerate()
         {
             for (j, step) in workflow.steps.iter().enumerate() {
-                self.name_ref(
-                    Ref::Step,
-                    step,
-                    &format!("/spec/dataInMotion/workflows/{i}/steps/{j}"),
-                );
+                self.name_ref(Ref::Step, step, &|| {
+                    format!("/spec/dataInMotion/workflows/{i}/steps/{j}")
+                });
             }
         }
     }
@@ -290,8 +290,10 @@ impl Checker<'_> {
             .enumerate()
         {
             let base = format!("/spec/dataInMotion/snapshots/{i}");
-            self.schema_ref(&snapshot.schema, &format!("{base}/schema"));
-            self.name_ref(Ref::Storage, &snapshot.storage, &format!("{base}/storage"));
+            self.schema_ref(&snapshot.schema, &|| format!("{base}/schema"));
+            self.name_ref(Ref::Storage, &snapshot.storage, &|| {
+                format!("{base}/storage")
+            });
         }
     }
 
@@ -307,10 +309,12 @@ impl Checker<'_> {
         {
             let base = format!("/spec/dataInUse/inputPorts/{i}");
             if let Some(produces) = &port.produces {
-                self.schema_ref(produces, &format!("{base}/produces"));
+                self.schema_ref(produces, &|| format!("{base}/produces"));
             }
             if let Some(secret) = port.connector.as_ref().and_then(|c| c.secret_ref.as_ref()) {
-                self.name_ref(Ref::Secret, secret, &format!("{base}/connector/secretRef"));
+                self.name_ref(Ref::Secret, secret, &|| {
+                    format!("{base}/connector/secretRef")
+                });
             }
         }
     }
@@ -327,27 +331,22 @@ impl Checker<'_> {
         }
         for (i, port) in ports.iter().enumerate() {
             let base = format!("/spec/dataInUse/outputPorts/{i}");
-            self.schema_ref(&port.serves, &format!("{base}/serves"));
-            self.name_ref(Ref::Storage, &port.storage, &format!("{base}/storage"));
+            self.schema_ref(&port.serves, &|| format!("{base}/serves"));
+            self.name_ref(Ref::Storage, &port.storage, &|| format!("{base}/storage"));
             let contract = &port.contract;
             for (j, role) in contract.access.roles.iter().enumerate() {
-                self.name_ref(
-                    Ref::Role,
-                    role,
-                    &format!("{base}/contract/access/roles/{j}"),
-                );
+                self.name_ref(Ref::Role, role, &|| {
+                    format!("{base}/contract/access/roles/{j}")
+                });
             }
             let Some(served) = self.names.schema(&port.serves) else {
                 continue;
             };
             for (j, sla) in contract.sla.iter().enumerate() {
                 if let Some(element) = &sla.element {
-                    self.element(
-                        served,
-                        element,
-                        None,
-                        &format!("{base}/contract/sla/{j}/element"),
-                    );
+                    self.element(served, element, None, &|| {
+                        format!("{base}/contract/sla/{j}/element")
+                    });
                 }
             }
             for (j, rule) in contract.quality.iter().enumerate() {
@@ -357,7 +356,7 @@ impl Checker<'_> {
                         served,
                         element,
                         Some(rule.metric.applies_to_property()),
-                        &format!("{base}/element"),
+                        &|| format!("{base}/element"),
                     ),
                     None if rule.metric.applies_to_property() => self.out.push(
                         self.doc
@@ -386,7 +385,7 @@ impl Checker<'_> {
         served: &Schema,
         element: &str,
         needs_property: Option<bool>,
-        pointer: &str,
+        pointer: &dyn Fn() -> String,
     ) {
         let (schema, property) = match element.split_once('.') {
             Some((s, p)) => (s, Some(p)),
@@ -401,7 +400,7 @@ impl Checker<'_> {
                             "`{element}` is not part of `{}`, the schema this port serves",
                             served.id()
                         ),
-                        pointer,
+                        &pointer(),
                     )
                     .label("another schema")
                     .help(format!(
@@ -432,7 +431,7 @@ impl Checker<'_> {
                     .error(
                         "contract::element",
                         format!("`{}` has no property `{property}`", served.id()),
-                        pointer,
+                        &pointer(),
                     )
                     .label("unknown property")
                     .help(help),
@@ -445,7 +444,7 @@ impl Checker<'_> {
                     .error(
                         "contract::quality",
                         "this quality metric measures a property, not a whole schema",
-                        pointer,
+                        &pointer(),
                     )
                     .label("a schema")
                     .help(format!("write `{}.<property>`", served.name)),
@@ -455,7 +454,7 @@ impl Checker<'_> {
                     .error(
                         "contract::quality",
                         "rowCount measures a whole schema, not a property",
-                        pointer,
+                        &pointer(),
                     )
                     .label("a property")
                     .help(format!("write `element: {}`", served.name)),
