@@ -168,6 +168,10 @@ pub const CATALOG: &[(&str, &str)] = &[
     ("schema::one-of", "Exactly one of several keys must be set."),
     ("schema::invalid", "Another schema violation."),
     (
+        "schema::too-many",
+        "More schema errors in a document than are shown (100).",
+    ),
+    (
         "internal::model",
         "The schema accepted a document the model could not read: a dappctl bug.",
     ),

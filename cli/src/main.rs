@@ -129,12 +129,14 @@ fn validate(paths: &[PathBuf], format: OutputFormat, strict: bool, color: Color)
         OutputFormat::Github => Format::Github,
     };
     let text = report::render(&outcome.report, format, strict);
-    print(&text);
-    if outcome.report.fails(strict) {
-        INVALID
-    } else {
-        VALID
-    }
+    let code = match print(&text) {
+        Err(code) => code,
+        Ok(()) if outcome.report.fails(strict) => INVALID,
+        Ok(()) => VALID,
+    };
+    // The process ends here: freeing every tree one by one would only delay the exit.
+    std::mem::forget(outcome);
+    code
 }
 
 fn schema(kind: Option<Kind>, out: Option<PathBuf>) -> u8 {
@@ -150,10 +152,10 @@ fn schema(kind: Option<Kind>, out: Option<PathBuf>) -> u8 {
                 dir.display()
             )),
         },
-        (Some(kind), None) => {
-            print(&dappctl::schema::pretty(kind));
-            VALID
-        }
+        (Some(kind), None) => match print(&dappctl::schema::pretty(kind)) {
+            Ok(()) => VALID,
+            Err(code) => code,
+        },
         (None, None) => unreachable!("clap requires a kind or --out"),
     }
 }
@@ -177,15 +179,19 @@ fn fail(error: impl Into<miette::Report>) -> u8 {
     FAILURE
 }
 
-/// Writes to stdout; a closed pipe (`dappctl validate | head`) is not an error.
-fn print(text: &str) {
+/// Writes to stdout; a closed pipe (`dappctl validate | head`) is not an error, any other
+/// failure to write is (exit 2).
+fn print(text: &str) -> Result<(), u8> {
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
+    match stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
     {
-        eprintln!("error: cannot write output: {e}");
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("error: cannot write output: {e}");
+            Err(FAILURE)
+        }
+        _ => Ok(()),
     }
 }
 

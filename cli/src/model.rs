@@ -216,17 +216,6 @@ impl LogicalType {
             LogicalType::Array => "array",
         }
     }
-
-    /// Whether every value of `self` is also a value of `wider`: readers of the old type keep
-    /// working. Anything else narrows or changes the type.
-    pub fn widens_to(self, wider: LogicalType) -> bool {
-        self == wider
-            || matches!(
-                (self, wider),
-                (LogicalType::Integer, LogicalType::Number)
-                    | (LogicalType::Date, LogicalType::Timestamp)
-            )
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

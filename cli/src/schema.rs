@@ -111,6 +111,8 @@ fn compile(document: &Value) -> Validator {
         .with_format("semver-range", format::semver_range)
         .with_format("cron", format::cron)
         .with_format("timespan", format::timespan)
+        .with_format("schema-ref", format::schema_ref)
+        .with_format("node-ref", format::node_ref)
         .build(document)
         .expect("the embedded schemas compile (checked by tests)")
 }
@@ -178,6 +180,10 @@ pub mod format {
             static SEEN: RefCell<HashMap<String, bool>> = RefCell::new(HashMap::new());
         }
         const REMEMBERED: usize = 256;
+        const LONGEST: usize = 64;
+        if s.len() > LONGEST {
+            return parse_cron(s);
+        }
         if let Some(valid) = SEEN.with(|seen| seen.borrow().get(s).copied()) {
             return valid;
         }
@@ -191,15 +197,58 @@ pub mod format {
         valid
     }
 
+    /// Quartz extensions croner accepts but Kubernetes' parser does not: `L` (last), `W`
+    /// (weekday) and `#` (nth weekday). Month and day names (`JUL`, `WED`) are fine.
+    fn quartz_only(s: &str) -> bool {
+        s.contains('#')
+            || s.split_whitespace()
+                .flat_map(|field| field.split([',', '-', '/']))
+                .any(|atom| {
+                    let named = atom.len() == 3 && atom.chars().all(|c| c.is_ascii_alphabetic());
+                    !named && atom.chars().any(|c| matches!(c, 'L' | 'W' | 'l' | 'w'))
+                })
+    }
+
     fn parse_cron(s: &str) -> bool {
         let fields = s.split_whitespace().count();
-        (fields == 5 || (fields == 1 && s.trim_start().starts_with('@')))
+        let macro_ = fields == 1 && s.trim_start().starts_with('@');
+        (fields == 5 && !quartz_only(s) || macro_)
             && CronParser::builder()
                 .seconds(Seconds::Disallowed)
                 .year(Year::Disallowed)
                 .build()
                 .parse(s)
                 .is_ok()
+    }
+
+    /// `orders@2.0.0`: a schema name and a semantic version, as the model reads them.
+    pub fn schema_ref(s: &str) -> bool {
+        s.split_once('@').is_some_and(|(name, version)| {
+            identifier(name) && semver::Version::parse(version).is_ok()
+        })
+    }
+
+    /// A schema reference, or `port:<input port>`.
+    pub fn node_ref(s: &str) -> bool {
+        match s.strip_prefix("port:") {
+            Some(port) => dns_label(port),
+            None => schema_ref(s),
+        }
+    }
+
+    fn identifier(s: &str) -> bool {
+        s.len() <= 63
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    }
+
+    fn dns_label(s: &str) -> bool {
+        s.len() <= 63
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && !s.ends_with('-')
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     }
 
     /// `1h30m`, `30s`, `250ms`: one or more numbers, each followed by a unit.
@@ -235,6 +284,10 @@ pub fn format_help(format: &str) -> Option<&'static str> {
             "write five fields: minute hour day-of-month month day-of-week (e.g. \"0 2 * * *\"), or a macro such as @daily"
         }
         "timespan" => "write a number with a unit ms, s, m or h, e.g. 30s or 1h30m",
+        "schema-ref" => "write a schema of this product as name@version, e.g. orders@2.0.0",
+        "node-ref" => {
+            "write a schema as name@version (orders@2.0.0) or an input port as port:<name>"
+        }
         "duration" => "write an ISO 8601 duration such as P90D, P3M or PT12H",
         "uri" => "write an absolute URL such as https://git.example.com/acme/mesh.git",
         _ => return None,
@@ -301,6 +354,16 @@ mod tests {
         assert!(format::cron("@daily"));
         assert!(!format::cron("0 0 2 * * *"));
         assert!(!format::cron("61 * * * *"));
+        assert!(format::cron("0 0 * JUL WED"));
+        assert!(format::cron("@weekly"));
+        assert!(!format::cron("0 0 L * *"));
+        assert!(!format::cron("0 0 15W * *"));
+        assert!(!format::cron("0 0 * * 5#2"));
+        assert!(format::schema_ref("orders@1.0.0-rc.1"));
+        assert!(!format::schema_ref("orders@01.0.0"));
+        assert!(!format::schema_ref("Orders@1.0.0"));
+        assert!(format::node_ref("port:web-shop"));
+        assert!(!format::node_ref("port:Web"));
         assert!(format::timespan("1h30m"));
         assert!(format::timespan("250ms"));
         assert!(!format::timespan("1 h"));

@@ -77,6 +77,15 @@ impl DocSpans {
             })
     }
 
+    /// The text of a span of this document's file.
+    pub fn source(&self, span: Span) -> &str {
+        self.spans
+            .source
+            .text()
+            .get(span.start..span.end)
+            .unwrap_or_default()
+    }
+
     /// The span of the mapping key at JSON Pointer segments, if the last one is a key.
     pub fn key<S: AsRef<str>>(&self, segments: &[S]) -> Option<Span> {
         self.spans.tree(self.document)?.locate(segments).key_span
@@ -107,7 +116,9 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
             found.push(path.clone());
         }
     }
-    found.dedup();
+    // `dappctl validate . ./products` names some files twice: load each once, first name wins.
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|path| seen.insert(fs::canonicalize(path).unwrap_or_else(|_| path.clone())));
     Ok(found)
 }
 
@@ -298,7 +309,10 @@ fn yaml_diagnostic(file: usize, error: YamlError, limits: Limits) -> Diagnostic 
         )),
         YamlErrorKind::AliasExpansion(limit) => Diagnostic::error(
             "yaml::alias-expansion",
-            format!("aliases expand to more than {limit} nodes"),
+            format!(
+                "anchors and aliases copy more than {} MiB of content",
+                limit / (1024 * 1024)
+            ),
         )
         .label("expansion limit reached here")
         .help("this looks like an alias bomb; write the values out or use fewer aliases"),

@@ -17,15 +17,19 @@ use crate::source::{SourceFile, Span};
 pub struct Limits {
     /// Deepest nesting of sequences and mappings.
     pub max_depth: usize,
-    /// Nodes that aliases may copy into one file, in total.
-    pub max_alias_nodes: usize,
+    /// What anchors and aliases may copy in one file, in bytes of text plus [`NODE_COST`]
+    /// per node: aliases copy whole trees, so a small file can otherwise expand without end.
+    pub max_copy: usize,
 }
+
+/// The cost of one node in [`Limits::max_copy`], beside the bytes of its text.
+pub const NODE_COST: usize = 8;
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_depth: 64,
-            max_alias_nodes: 10_000,
+            max_copy: 4 * 1024 * 1024,
         }
     }
 }
@@ -112,6 +116,9 @@ impl Tree for serde_json::Value {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(b),
             Value::Int(i) => J::from(i),
+            // JSON Schema calls 2.0 an integer but serde will not read it into one: a whole
+            // float becomes the integer it equals, so both agree.
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => J::from(f as i64),
             // Non-finite floats are refused while parsing; NaN cannot reach here.
             Value::Float(f) => serde_json::Number::from_f64(f).map_or(J::Null, J::Number),
             Value::String(s) => J::String(s),
@@ -200,7 +207,7 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
     let mut documents = Vec::new();
     let mut stack: Vec<Frame<T>> = Vec::new();
     let mut anchors: HashMap<usize, Anchored<T>> = HashMap::new();
-    let mut alias_nodes = 0usize;
+    let mut copied = 0usize;
     let mut root: Option<T> = None;
 
     for event in Parser::new_from_str(text) {
@@ -237,7 +244,7 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
                     end: span.end,
                     anchor,
                     items: Vec::new(),
-                    size: 1,
+                    size: NODE_COST,
                 });
                 continue;
             }
@@ -250,7 +257,7 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
                     entries: Vec::new(),
                     key: None,
                     seen: None,
-                    size: 1,
+                    size: NODE_COST,
                 });
                 continue;
             }
@@ -294,43 +301,62 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
                 _ => unreachable!("the parser balances mapping events"),
             },
             Event::Scalar(text, style, anchor, tag) => {
-                let value = scalar(text, style, tag.as_deref(), span)?;
-                match stack.last_mut() {
-                    // A plain key needs no tree of its own.
-                    Some(Frame::Map {
-                        key: pending @ None,
+                let awaits_key = stack.last().is_some_and(Frame::awaits_key);
+                if awaits_key && anchor == 0 {
+                    // A key keeps its source text (`0x1F:` is key "0x1F") and needs no tree.
+                    check_key_tag(tag.as_deref(), span)?;
+                    if let Some(Frame::Map {
+                        key: pending,
                         size,
                         end,
                         ..
-                    }) if anchor == 0 => {
-                        *pending = Some((key_text(value), span));
-                        *size += 1;
+                    }) = stack.last_mut()
+                    {
+                        *size += NODE_COST + text.len();
                         *end = span.end;
-                        continue;
+                        *pending = Some((text.into_owned(), span));
                     }
-                    _ => {
-                        let key = (anchor != 0).then(|| key_text(value.clone()));
-                        (T::scalar(value, span), anchor, 1, span.end, key)
-                    }
+                    continue;
                 }
+                let key = (anchor != 0).then(|| text.to_string());
+                let value = scalar(text, style, tag.as_deref(), span)?;
+                let size = NODE_COST
+                    + match &value {
+                        Value::String(s) => s.len(),
+                        _ => 0,
+                    };
+                (T::scalar(value, span), anchor, size, span.end, key)
             }
             Event::Alias(id) => {
                 let Some(target) = anchors.get(&id) else {
                     return Err(YamlError::at(YamlErrorKind::UnknownAlias, span));
                 };
-                alias_nodes += target.size;
-                if alias_nodes > limits.max_alias_nodes {
+                copied += target.size;
+                if copied > limits.max_copy {
                     return Err(YamlError::at(
-                        YamlErrorKind::AliasExpansion(limits.max_alias_nodes),
+                        YamlErrorKind::AliasExpansion(limits.max_copy),
                         span,
                     ));
                 }
+                let key = if stack.last().is_some_and(Frame::awaits_key) {
+                    target.key.clone()
+                } else {
+                    None
+                };
                 let mut tree = target.tree.clone();
                 tree.moved_to(span);
-                (tree, 0, target.size, span.end, target.key.clone())
+                (tree, 0, target.size, span.end, key)
             }
         };
         if anchor != 0 {
+            // Keeping the anchored tree for later aliases is a copy too.
+            copied += size;
+            if copied > limits.max_copy {
+                return Err(YamlError::at(
+                    YamlErrorKind::AliasExpansion(limits.max_copy),
+                    span,
+                ));
+            }
             anchors.insert(
                 anchor,
                 Anchored {
@@ -400,15 +426,11 @@ fn find_duplicate<T>(
     }
 }
 
-/// JSON needs string keys; plain scalar keys keep their source text (`1: x` is key "1").
-fn key_text(value: Value) -> String {
-    match value {
-        Value::String(s) => s,
-        Value::Null => String::new(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Seq(_) | Value::Map(_) => unreachable!("scalars only"),
+/// Keys are text whatever their tag, but a tag we do not know is still an error there.
+fn check_key_tag(tag: Option<&Tag>, span: Span) -> Result<(), YamlError> {
+    match core_tag(tag) {
+        Some(Err(other)) => Err(YamlError::at(YamlErrorKind::UnsupportedTag(other), span)),
+        _ => Ok(()),
     }
 }
 
@@ -494,10 +516,17 @@ fn resolve_plain(text: &str) -> Option<Value> {
         ".nan" | ".NaN" | ".NAN" => return Some(Value::Float(f64::NAN)),
         _ => {}
     }
-    if let Some(octal) = text.strip_prefix("0o") {
+    // `from_str_radix` would take a sign (`0o-7`), which the core schema does not.
+    if let Some(octal) = text.strip_prefix("0o")
+        && !octal.is_empty()
+        && octal.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
         return i64::from_str_radix(octal, 8).ok().map(Value::Int);
     }
-    if let Some(hex) = text.strip_prefix("0x") {
+    if let Some(hex) = text.strip_prefix("0x")
+        && !hex.is_empty()
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return i64::from_str_radix(hex, 16).ok().map(Value::Int);
     }
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
@@ -550,7 +579,7 @@ mod tests {
     fn resolves_scalars_by_the_yaml_1_2_core_schema() {
         assert_eq!(
             json("a: yes\nb: 2.1.0\nc: 1.5\nd: 0x1F\ne: ~\nf: 'true'\ng: 12\nh: 1e3\n"),
-            serde_json::json!({"a":"yes","b":"2.1.0","c":1.5,"d":31,"e":null,"f":"true","g":12,"h":1000.0})
+            serde_json::json!({"a":"yes","b":"2.1.0","c":1.5,"d":31,"e":null,"f":"true","g":12,"h":1000})
         );
     }
 
@@ -581,6 +610,34 @@ mod tests {
         text.push_str("k7: again\n");
         let err = load(&text).unwrap_err();
         assert_eq!(err.kind, YamlErrorKind::DuplicateKey("k7".into()));
+    }
+
+    #[test]
+    fn keys_keep_their_source_text() {
+        assert_eq!(
+            json("0x1F: a\n1.10: b\nTrue: c\ntrue: d\n"),
+            serde_json::json!({"0x1F":"a","1.10":"b","True":"c","true":"d"})
+        );
+    }
+
+    #[test]
+    fn a_long_string_copied_by_aliases_hits_the_limit() {
+        let big = "x".repeat(1024 * 1024);
+        let text = format!("big: &s \"{big}\"\ncopies: [*s, *s, *s, *s, *s]\n");
+        let err = load(&text).unwrap_err();
+        assert!(
+            matches!(err.kind, YamlErrorKind::AliasExpansion(_)),
+            "{err:?}"
+        );
+        assert!(load(&format!("big: &s \"{big}\"\ncopies: [*s, *s]\n")).is_ok());
+    }
+
+    #[test]
+    fn signed_radix_literals_are_strings() {
+        assert_eq!(
+            json("a: 0o-7\nb: 0x+1F\nc: 0o17\n"),
+            serde_json::json!({"a":"0o-7","b":"0x+1F","c":15})
+        );
     }
 
     #[test]

@@ -87,7 +87,11 @@ impl Shown {
             }
             None => {}
         }
-        for related in &d.related {
+        for related in d
+            .related
+            .iter()
+            .filter(|r| snippet_fits(report, r.location))
+        {
             if Some(related.location.file) == d.location.map(|l| l.file) {
                 shown.labels.push(LabeledSpan::new_with_span(
                     Some(related.label.clone()),

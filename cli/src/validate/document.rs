@@ -51,7 +51,24 @@ pub fn envelope(file: usize, root: &Json, spans: &DocSpans) -> Envelope {
                 .help(format!("write `apiVersion: {API_VERSION}`")),
         );
     };
-    if version.split('/').next() != Some(API_GROUP) {
+    let group = version.split('/').next().unwrap_or_default();
+    let ours = root
+        .get("kind")
+        .and_then(Json::as_str)
+        .is_some_and(|k| Kind::from_name(k).is_some());
+    // A typo in the group must not turn one of our documents into someone else's.
+    if group != API_GROUP && (ours || did_you_mean(group, [API_GROUP]).is_some()) {
+        return Envelope::Invalid(
+            Diagnostic::error(
+                "schema::api-version",
+                format!("unknown API group `{group}`"),
+            )
+            .at(file, spans.label(&["apiVersion"]))
+            .label("not dappmesh.io")
+            .help(format!("write `apiVersion: {API_VERSION}`")),
+        );
+    }
+    if group != API_GROUP {
         return Envelope::Foreign(
             Diagnostic::warning(
                 "load::foreign-document",
@@ -84,8 +101,8 @@ pub fn envelope(file: usize, root: &Json, spans: &DocSpans) -> Envelope {
         Some(kind) => match kind.as_str().and_then(Kind::from_name) {
             Some(k) => Envelope::Kind(k),
             None => {
-                let text = kind.as_str().unwrap_or_default();
-                let help = match did_you_mean(text, kinds) {
+                let text = value_text(kind);
+                let help = match did_you_mean(&text, kinds) {
                     Some(k) => format!("did you mean `{k}`?"),
                     None => format!("the kinds are {}", kinds.join(", ")),
                 };
@@ -108,7 +125,21 @@ pub fn check(file: usize, kind: Kind, json: &Json, spans: &DocSpans) -> Vec<Diag
         return Vec::new();
     }
     let mut diagnostics = Vec::new();
+    let mut unshown = 0;
     for error in schema.validator.iter_errors(json) {
+        if diagnostics.len() >= MAX_SHOWN {
+            unshown += 1;
+            continue;
+        }
+        // One error can name many unknown keys; those past the limit are not shown either.
+        if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected }
+        | jsonschema::error::ValidationErrorKind::UnevaluatedProperties { unexpected } =
+            error.kind()
+        {
+            unshown += unexpected
+                .len()
+                .saturating_sub(MAX_SHOWN - diagnostics.len());
+        }
         let instance: Vec<String> = error
             .instance_path()
             .into_iter()
@@ -132,9 +163,28 @@ pub fn check(file: usize, kind: Kind, json: &Json, spans: &DocSpans) -> Vec<Diag
     // A value can fail the same way twice (an enum, and the narrower enum of an if/then):
     // say it once, keeping the first, which carries the general hint.
     let mut seen = std::collections::HashSet::new();
-    diagnostics.retain(|d| seen.insert((d.location.map(|l| (l.span.start, l.span.end)), d.code)));
+    diagnostics.retain(|d| {
+        let at = d.location.map(|l| (l.span.start, l.span.end));
+        seen.insert((at, d.code, d.message.clone()))
+    });
+    unshown += diagnostics.len().saturating_sub(MAX_SHOWN);
+    diagnostics.truncate(MAX_SHOWN);
+    if unshown > 0 {
+        diagnostics.push(
+            Diagnostic::error(
+                "schema::too-many",
+                format!("{unshown} more schema errors in this document are not shown"),
+            )
+            .at(file, spans.label::<&str>(&[]))
+            .help("fix the errors shown and run again"),
+        );
+    }
     diagnostics
 }
+
+/// Schema errors shown per document: past this, the document is likely not what it was
+/// meant to be, and more messages (each located in the text) would only cost time.
+const MAX_SHOWN: usize = 100;
 
 struct ErrorContext<'a> {
     file: usize,
@@ -195,7 +245,7 @@ impl ErrorContext<'_> {
         let diagnostic = match kind {
             K::AdditionalProperties { unexpected } | K::UnevaluatedProperties { unexpected } => {
                 let allowed = self.allowed_keys();
-                for key in unexpected {
+                for key in unexpected.iter().take(MAX_SHOWN.saturating_sub(out.len())) {
                     let mut path = self.instance.to_vec();
                     path.push(key.clone());
                     let span = self.spans.key(&path).unwrap_or_else(|| self.span());
@@ -205,13 +255,35 @@ impl ErrorContext<'_> {
                         None => format!("allowed keys here: {}", allowed.join(", ")),
                     };
                     out.push(
-                        Diagnostic::error("schema::unknown-key", format!("unknown key `{key}`"))
-                            .at(file, span)
-                            .label("unknown key")
-                            .help(help),
+                        Diagnostic::error(
+                            "schema::unknown-key",
+                            format!("unknown key `{}`", excerpt(key)),
+                        )
+                        .at(file, span)
+                        .label("unknown key")
+                        .help(help),
                     );
                 }
                 return;
+            }
+            K::PropertyNames { error } => {
+                let key = error.instance().as_str().unwrap_or_default().to_owned();
+                let mut path = self.instance.to_vec();
+                path.push(key.clone());
+                let span = self.spans.key(&path).unwrap_or_else(|| self.span());
+                let help = self
+                    .schema_node()
+                    .and_then(|n| n.get("propertyNames"))
+                    .and_then(|n| n.get("description"))
+                    .and_then(Json::as_str)
+                    .map(str::to_owned);
+                Diagnostic::error(
+                    "schema::pattern",
+                    format!("`{}` is not a valid key in {field}", excerpt(&key)),
+                )
+                .at(file, span)
+                .label("malformed key")
+                .maybe_help(help)
             }
             K::Required { property } => {
                 let name = property.as_str().unwrap_or_default();
@@ -234,16 +306,21 @@ impl ErrorContext<'_> {
                 let quoted =
                     expected == "string" && matches!(value, Json::Number(_) | Json::Bool(_));
                 let help = if quoted {
+                    // The source text, not the value YAML made of it: `1.10` stays `1.10`.
+                    let written = excerpt(self.spans.source(self.span()));
                     Some(format!(
-                        "YAML reads this as a {found}; quote it to keep it a string: \"{}\"",
-                        value_text(value)
+                        "YAML reads this as a {found}; quote it to keep it a string: \"{written}\""
                     ))
                 } else {
                     self.description()
                 };
                 Diagnostic::error(
                     "schema::type",
-                    format!("{field} must be {}, not {found}", with_article(&expected)),
+                    format!(
+                        "{field} must be {}, not {}",
+                        with_article(&expected),
+                        with_article(found)
+                    ),
                 )
                 .at(file, self.span())
                 .label(format!("expected {expected}"))
@@ -328,12 +405,12 @@ impl ErrorContext<'_> {
             )
             .at(file, self.span())
             .label("too many items"),
-            K::Minimum { limit } | K::ExclusiveMinimum { limit } => {
+            K::Minimum { limit } => {
                 Diagnostic::error("schema::range", format!("{field} must be at least {limit}"))
                     .at(file, self.span())
                     .label("too small")
             }
-            K::Maximum { limit } | K::ExclusiveMaximum { limit } => {
+            K::Maximum { limit } => {
                 Diagnostic::error("schema::range", format!("{field} must be at most {limit}"))
                     .at(file, self.span())
                     .label("too large")
@@ -435,13 +512,17 @@ const MAX_QUOTED: usize = 80;
 
 /// A value as quoted in messages: strings bare, anything else as JSON, cut to [`MAX_QUOTED`].
 fn value_text(value: &Json) -> String {
-    let text = match value {
-        Json::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
-        other => std::borrow::Cow::Owned(other.to_string()),
-    };
+    match value {
+        Json::String(s) => excerpt(s),
+        other => excerpt(&other.to_string()),
+    }
+}
+
+/// Text cut to [`MAX_QUOTED`] characters.
+fn excerpt(text: &str) -> String {
     match text.char_indices().nth(MAX_QUOTED) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.into_owned(),
+        None => text.to_owned(),
     }
 }
 
@@ -480,8 +561,8 @@ fn json_type(value: &Json) -> &'static str {
     match value {
         Json::Null => "null",
         Json::Bool(_) => "boolean",
-        Json::Number(n) if n.is_f64() => "number",
-        Json::Number(_) => "integer",
+        // Not "integer": YAML's `1.0` reaches here as 1, and is still a number to its author.
+        Json::Number(_) => "number",
         Json::String(_) => "string",
         Json::Array(_) => "list",
         Json::Object(_) => "mapping",
@@ -494,6 +575,8 @@ fn format_name(format: &str) -> &str {
         "semver-range" => "version requirement",
         "cron" => "cron schedule",
         "timespan" => "duration",
+        "schema-ref" => "schema reference",
+        "node-ref" => "flow node",
         "duration" => "ISO 8601 duration",
         "uri" => "URL",
         other => other,

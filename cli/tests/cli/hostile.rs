@@ -516,3 +516,26 @@ fn only_document_separators() {
     dir.write(HOSTILE, "---\n---\n--- \n...\n---\n");
     accepted(&dir);
 }
+
+#[test]
+fn a_product_with_300000_unknown_keys_shows_the_first_hundred() {
+    let product = example_product();
+    let keys: String = (0..300_000).map(|i| format!("  k{i}: 0\n")).collect();
+    let dir = example_mesh("unknown-keys");
+    dir.write(
+        HOSTILE,
+        product.replacen("spec:\n", &format!("spec:\n{keys}"), 1),
+    );
+    let report = refused(&dir, &["schema::unknown-key", "schema::too-many"]);
+    let found = diagnostics(&report);
+    assert_eq!(found.len(), 101);
+    let summary: Vec<&Value> = found
+        .iter()
+        .filter(|d| d["code"] == "schema::too-many")
+        .collect();
+    assert_eq!(summary.len(), 1, "{}", show(&report));
+    assert_eq!(
+        summary[0]["message"],
+        "299900 more schema errors in this document are not shown"
+    );
+}

@@ -1,10 +1,10 @@
 //! Schema evolution: a version that breaks its predecessor must bump the major version (the
 //! minor one below 1.0.0, as semver allows), so consumers pinned to a range keep working.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::diagnostic::Diagnostic;
-use crate::model::{DataProduct, Schema};
+use crate::model::{DataProduct, Property, Schema};
 use crate::validate::Doc;
 
 pub(super) fn check(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
@@ -18,6 +18,11 @@ pub(super) fn check(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
             let [(old_index, old), (new_index, new)] = pair else {
                 continue;
             };
+            // From a prerelease anything may change (semver item 9); an equal version is a
+            // duplicate, reported as such by the name rules.
+            if !old.version.pre.is_empty() || old.version == new.version {
+                continue;
+            }
             let changes = breaking_changes(old, new);
             if changes.is_empty() || compatible_bump(&old.version, &new.version) {
                 continue;
@@ -49,30 +54,42 @@ pub(super) fn check(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// What in `new` breaks readers or writers of `old`.
+/// What in `new` breaks consumers of `old`: a property they read is gone, one they may
+/// omit is now required, or one they parse has another type (even a wider one: a reader of
+/// integers fails on 1.5).
 fn breaking_changes(old: &Schema, new: &Schema) -> Vec<String> {
+    let before: HashMap<&str, &Property> = old
+        .properties
+        .iter()
+        .map(|p| (p.name.as_str(), p))
+        .collect();
+    let after: HashMap<&str, &Property> = new
+        .properties
+        .iter()
+        .map(|p| (p.name.as_str(), p))
+        .collect();
     let mut changes = Vec::new();
-    for before in &old.properties {
-        match new.property(&before.name) {
-            None => changes.push(format!("property `{}` removed", before.name)),
-            Some(after) => {
-                if after.required && !before.required {
-                    changes.push(format!("property `{}` made required", after.name));
+    for was in &old.properties {
+        match after.get(was.name.as_str()) {
+            None => changes.push(format!("property `{}` removed", was.name)),
+            Some(now) => {
+                if now.required && !was.required {
+                    changes.push(format!("property `{}` made required", now.name));
                 }
-                if !before.logical_type.widens_to(after.logical_type) {
+                if now.logical_type != was.logical_type {
                     changes.push(format!(
-                        "property `{}` type narrowed from {} to {}",
-                        after.name,
-                        before.logical_type.as_str(),
-                        after.logical_type.as_str()
+                        "property `{}` type changed from {} to {}",
+                        now.name,
+                        was.logical_type.as_str(),
+                        now.logical_type.as_str()
                     ));
                 }
             }
         }
     }
-    for after in &new.properties {
-        if after.required && old.property(&after.name).is_none() {
-            changes.push(format!("required property `{}` added", after.name));
+    for now in &new.properties {
+        if now.required && !before.contains_key(now.name.as_str()) {
+            changes.push(format!("required property `{}` added", now.name));
         }
     }
     changes

@@ -19,11 +19,12 @@ pub(super) fn check(sorted: &Sorted, catalog: &Catalog<'_>, out: &mut Vec<Diagno
     );
     across_documents(
         "data product",
-        sorted.products.iter().map(|p| {
-            let m = &p.spec.metadata;
-            let name = format!("{}/{}", m.domain, m.name);
-            (name, p, "/metadata/name".to_owned())
-        }),
+        // Unique across domains too: the product URN (`<prefix>:dataproducts:<name>:<major>`)
+        // carries no domain.
+        sorted
+            .products
+            .iter()
+            .map(|p| (p.spec.metadata.name.clone(), p, "/metadata/name".to_owned())),
         out,
     );
     across_documents(
@@ -41,6 +42,17 @@ pub(super) fn check(sorted: &Sorted, catalog: &Catalog<'_>, out: &mut Vec<Diagno
 }
 
 fn mesh(sorted: &Sorted, out: &mut Vec<Diagnostic>) {
+    if let Some(mesh) = sorted.meshes.first() {
+        let names = mesh.spec.spec.environments.iter().map(|e| e.name.as_str());
+        unique(
+            mesh,
+            "environment",
+            "/spec/environments",
+            "name",
+            names,
+            out,
+        );
+    }
     match sorted.meshes.as_slice() {
         [] if !sorted.broken_mesh && !sorted.incomplete => out.push(
             Diagnostic::error("mesh::missing", "no Mesh document found")

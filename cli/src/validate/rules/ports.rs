@@ -257,7 +257,8 @@ fn consumers_known(doc: &Doc<DataProduct>, catalog: &Catalog<'_>, out: &mut Vec<
 }
 
 /// Products that depend on themselves through other products' ports can never start up in
-/// order; each cycle is reported once, at the input port that closes it.
+/// order. The first cycle found is reported, at the input port that closes it; once it is
+/// broken, the next run finds any other.
 fn cycles(sorted: &Sorted, uses: &[Vec<(usize, usize)>], out: &mut Vec<Diagnostic>) {
     let Some((port, cycle)) = super::find_cycle(uses.len(), |n| uses[n].iter().copied()) else {
         return;

@@ -73,9 +73,10 @@ struct Checker<'a> {
     doc: &'a Doc<DataProduct>,
     names: Names<'a>,
     out: &'a mut Vec<Diagnostic>,
-    /// A reference failed to resolve: likely a typo of a declared name, which would then look
-    /// unused too; one diagnostic for one mistake.
-    unresolved: bool,
+    /// A storage or secret reference failed to resolve: likely a typo of a declared name,
+    /// which would then look unused too; one diagnostic for one mistake.
+    unresolved_storage: bool,
+    unresolved_secret: bool,
 }
 
 pub(super) fn check(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
@@ -83,7 +84,8 @@ pub(super) fn check(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
         doc,
         names: Names::new(&doc.spec),
         out,
-        unresolved: false,
+        unresolved_storage: false,
+        unresolved_secret: false,
     };
     c.lineage();
     c.flow();
@@ -91,9 +93,7 @@ pub(super) fn check(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
     c.snapshots();
     c.input_ports();
     c.output_ports();
-    if !c.unresolved {
-        c.unused();
-    }
+    c.unused();
 }
 
 impl Checker<'_> {
@@ -189,7 +189,11 @@ impl Checker<'_> {
         if set.contains(name) {
             return;
         }
-        self.unresolved = true;
+        match kind {
+            Ref::Storage => self.unresolved_storage = true,
+            Ref::Secret => self.unresolved_secret = true,
+            Ref::Pipeline | Ref::Role | Ref::Step => {}
+        }
         let help =
             suggest(name, set.iter().copied()).unwrap_or_else(|| format!("declare it in {place}"));
         self.out.push(
@@ -478,7 +482,8 @@ impl Checker<'_> {
                     .map(|s| s.storage.as_str()),
             )
             .collect();
-        for (i, storage) in spec.storage.iter().enumerate() {
+        let storage = spec.storage.iter().enumerate();
+        for (i, storage) in storage.filter(|_| !self.unresolved_storage) {
             if !used_storage.contains(storage.name.as_str()) {
                 self.out.push(
                     self.doc
@@ -494,7 +499,8 @@ impl Checker<'_> {
             .iter()
             .filter_map(|p| p.connector.as_ref()?.secret_ref.as_deref())
             .collect();
-        for (i, secret) in spec.governance.secrets.iter().enumerate() {
+        let secrets = spec.governance.secrets.iter().enumerate();
+        for (i, secret) in secrets.filter(|_| !self.unresolved_secret) {
             if !used_secrets.contains(secret.name.as_str()) {
                 self.out.push(
                     self.doc
