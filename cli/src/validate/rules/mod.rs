@@ -18,7 +18,9 @@ use crate::model::{DataProduct, Domain};
 /// Lookup by name over the mesh, built once.
 struct Catalog<'a> {
     domains: HashMap<&'a str, &'a Doc<Domain>>,
-    products: HashMap<(&'a str, &'a str), &'a Doc<DataProduct>>,
+    /// (domain, name) → index into `Sorted::products`; the first of duplicates wins.
+    products: HashMap<(&'a str, &'a str), usize>,
+    all_products: &'a [Doc<DataProduct>],
     /// Names that exist but failed their schema: no "not found" about them.
     broken_domains: HashSet<&'a str>,
     broken_products: HashSet<(&'a str, &'a str)>,
@@ -33,15 +35,16 @@ impl<'a> Catalog<'a> {
             domains.entry(d.spec.metadata.name.as_str()).or_insert(d);
         }
         let mut products = HashMap::new();
-        for p in &sorted.products {
+        for (i, p) in sorted.products.iter().enumerate() {
             let m = &p.spec.metadata;
             products
                 .entry((m.domain.as_str(), m.name.as_str()))
-                .or_insert(p);
+                .or_insert(i);
         }
         Catalog {
             domains,
             products,
+            all_products: &sorted.products,
             broken_domains: sorted.broken_domains.iter().map(String::as_str).collect(),
             broken_products: sorted
                 .broken_products
@@ -50,6 +53,10 @@ impl<'a> Catalog<'a> {
                 .collect(),
             complete: !sorted.incomplete,
         }
+    }
+
+    fn product(&self, key: (&str, &str)) -> Option<(usize, &'a Doc<DataProduct>)> {
+        self.products.get(&key).map(|&i| (i, &self.all_products[i]))
     }
 
     /// Whether a domain of this name may exist (and so must not be reported missing).

@@ -2,28 +2,12 @@
 //! existing output port whose version satisfies the range, no product consumes itself or
 //! itself through others, contracts' consumer lists hold, and retired products are not used.
 
-use std::collections::HashMap;
-
 use super::{Catalog, Sorted, suggest};
 use crate::diagnostic::Diagnostic;
 use crate::model::{DataProduct, ProductPortRef, Status};
 use crate::validate::Doc;
 
 pub(super) fn check(sorted: &Sorted, catalog: &Catalog<'_>, out: &mut Vec<Diagnostic>) {
-    let index: HashMap<(&str, &str), usize> = sorted
-        .products
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            (
-                (
-                    p.spec.metadata.domain.as_str(),
-                    p.spec.metadata.name.as_str(),
-                ),
-                i,
-            )
-        })
-        .collect();
     // consumer → (provider, input port index), for the cycle check.
     let mut uses: Vec<Vec<(usize, usize)>> = vec![Vec::new(); sorted.products.len()];
     for (consumer_index, consumer) in sorted.products.iter().enumerate() {
@@ -40,13 +24,7 @@ pub(super) fn check(sorted: &Sorted, catalog: &Catalog<'_>, out: &mut Vec<Diagno
             };
             let base = format!("/spec/dataInUse/inputPorts/{i}/product");
             if let Some(provider) = resolve(consumer, wanted, &base, catalog, out) {
-                let key = (
-                    provider.spec.metadata.domain.as_str(),
-                    provider.spec.metadata.name.as_str(),
-                );
-                if let Some(&provider_index) = index.get(&key) {
-                    uses[consumer_index].push((provider_index, i));
-                }
+                uses[consumer_index].push((provider, i));
             }
         }
         consumers_known(consumer, catalog, out);
@@ -60,7 +38,7 @@ fn resolve<'a>(
     base: &str,
     catalog: &Catalog<'a>,
     out: &mut Vec<Diagnostic>,
-) -> Option<&'a Doc<DataProduct>> {
+) -> Option<usize> {
     let me = &consumer.spec.metadata;
     if wanted.domain == me.domain && wanted.name == me.name {
         out.push(
@@ -76,7 +54,7 @@ fn resolve<'a>(
         return None;
     }
     let key = (wanted.domain.as_str(), wanted.name.as_str());
-    let Some(provider) = catalog.products.get(&key).copied() else {
+    let Some((provider_index, provider)) = catalog.product(key) else {
         if catalog.product_possible(key) {
             return None;
         }
@@ -228,7 +206,7 @@ fn resolve<'a>(
                 )),
         );
     }
-    Some(provider)
+    Some(provider_index)
 }
 
 /// Products a contract lists as consumers should exist.
@@ -236,7 +214,7 @@ fn consumers_known(doc: &Doc<DataProduct>, catalog: &Catalog<'_>, out: &mut Vec<
     for (i, port) in doc.spec.spec.data_in_use.output_ports.iter().enumerate() {
         for (j, c) in port.contract.access.consumers.iter().enumerate() {
             let key = (c.domain.as_str(), c.product.as_str());
-            if !catalog.products.contains_key(&key) && !catalog.product_possible(key) {
+            if catalog.product(key).is_none() && !catalog.product_possible(key) {
                 out.push(
                     doc.warning(
                         "port::unknown-consumer",
