@@ -156,6 +156,10 @@ pub const CATALOG: &[(&str, &str)] = &[
     ("schema::type", "A value has the wrong type."),
     ("schema::enum", "A value is not one of the allowed values."),
     (
+        "schema::not-allowed",
+        "A key that does not apply given its siblings (a bucket on postgres).",
+    ),
+    (
         "schema::format",
         "A string is not a valid semantic version, range, cron schedule, duration or URL.",
     ),

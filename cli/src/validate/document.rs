@@ -285,6 +285,20 @@ impl ErrorContext<'_> {
                 .label("malformed key")
                 .maybe_help(help)
             }
+            K::FalseSchema => {
+                let span = self.spans.key(self.instance).unwrap_or_else(|| self.span());
+                let help = match self.condition() {
+                    Some(cond) => format!("because {cond}, {field} does not apply; remove it"),
+                    None => "remove it".to_owned(),
+                };
+                Diagnostic::error(
+                    "schema::not-allowed",
+                    format!("{field} is not allowed here"),
+                )
+                .at(file, span)
+                .label("not allowed here")
+                .help(help)
+            }
             K::Required { property } => {
                 let name = property.as_str().unwrap_or_default();
                 let what = self.property_description(name);
