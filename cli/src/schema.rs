@@ -113,6 +113,7 @@ fn compile(document: &Value) -> Validator {
         .with_format("timespan", format::timespan)
         .with_format("schema-ref", format::schema_ref)
         .with_format("node-ref", format::node_ref)
+        .with_format("git-url", format::git_url)
         .build(document)
         .expect("the embedded schemas compile (checked by tests)")
 }
@@ -251,6 +252,27 @@ pub mod format {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     }
 
+    /// A repository URL as Argo CD takes it: `https://`, `http://`, `ssh://` or `git://` with a
+    /// host, or scp-style `user@host:path`.
+    pub fn git_url(s: &str) -> bool {
+        let clean = |t: &str| !t.is_empty() && !t.contains(char::is_whitespace);
+        match s.split_once("://") {
+            Some((scheme, rest)) => {
+                matches!(scheme, "https" | "http" | "ssh" | "git")
+                    && rest
+                        .split('/')
+                        .next()
+                        .is_some_and(|host| clean(host) && !host.ends_with('@'))
+                    && clean(rest)
+            }
+            None => s.split_once('@').is_some_and(|(user, rest)| {
+                rest.split_once(':').is_some_and(|(host, path)| {
+                    clean(user) && clean(host) && clean(path) && !host.contains('/')
+                })
+            }),
+        }
+    }
+
     /// `1h30m`, `30s`, `250ms`: one or more numbers, each followed by a unit.
     pub fn timespan(s: &str) -> bool {
         let mut rest = s;
@@ -289,7 +311,10 @@ pub fn format_help(format: &str) -> Option<&'static str> {
             "write a schema as name@version (orders@2.0.0) or an input port as port:<name>"
         }
         "duration" => "write an ISO 8601 duration such as P90D, P3M or PT12H",
-        "uri" => "write an absolute URL such as https://git.example.com/acme/mesh.git",
+        "uri" => "write an absolute URL such as https://kubernetes.default.svc",
+        "git-url" => {
+            "write https://git.example.com/acme/mesh.git or git@git.example.com:acme/mesh.git"
+        }
         _ => return None,
     })
 }
@@ -363,6 +388,12 @@ mod tests {
         assert!(!format::schema_ref("orders@01.0.0"));
         assert!(!format::schema_ref("Orders@1.0.0"));
         assert!(format::node_ref("port:web-shop"));
+        assert!(format::git_url("https://git.example.com/acme/mesh.git"));
+        assert!(format::git_url("git@github.com:acme/mesh.git"));
+        assert!(format::git_url("ssh://git@github.com/acme/mesh.git"));
+        assert!(!format::git_url("github.com/acme/mesh"));
+        assert!(!format::git_url("ftp://example.com/x"));
+        assert!(!format::git_url("https:///x"));
         assert!(!format::node_ref("port:Web"));
         assert!(format::timespan("1h30m"));
         assert!(format::timespan("250ms"));

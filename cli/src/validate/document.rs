@@ -593,6 +593,7 @@ fn format_name(format: &str) -> &str {
         "node-ref" => "flow node",
         "duration" => "ISO 8601 duration",
         "uri" => "URL",
+        "git-url" => "Git repository URL",
         other => other,
     }
 }
