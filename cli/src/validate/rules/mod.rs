@@ -194,9 +194,112 @@ fn find_cycle<L: Copy, I: Iterator<Item = (usize, L)>>(
     None
 }
 
+/// One cycle for each group of nodes that all reach one another (a strongly connected
+/// component with a cycle in it), so two unrelated cycles are both reported.
+fn find_cycles<L: Copy, I: Iterator<Item = (usize, L)>>(
+    n: usize,
+    edges: impl Fn(usize) -> I,
+) -> Vec<(L, Vec<usize>)> {
+    let component = strong_components(n, &edges);
+    // A component is cyclic when it has two nodes or more, or one with an edge to itself.
+    let mut size = vec![0usize; n];
+    let mut self_loop = vec![false; n];
+    for v in 0..n {
+        size[component[v]] += 1;
+        self_loop[component[v]] |= edges(v).any(|(to, _)| to == v);
+    }
+    (0..n)
+        .filter(|&c| size[c] > 1 || self_loop[c])
+        .filter_map(|c| {
+            let inside = |v: usize| component[v] == c;
+            find_cycle(n, |v| {
+                edges(v).filter(move |&(to, _)| inside(v) && inside(to))
+            })
+        })
+        .collect()
+}
+
+/// Tarjan's algorithm, iterative: the component of every node, numbered from 0.
+fn strong_components<L, I: Iterator<Item = (usize, L)>>(
+    n: usize,
+    edges: &impl Fn(usize) -> I,
+) -> Vec<usize> {
+    const UNSEEN: usize = usize::MAX;
+    let mut index = vec![UNSEEN; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut component = vec![UNSEEN; n];
+    let (mut next_index, mut next_component) = (0, 0);
+    for root in 0..n {
+        if index[root] != UNSEEN {
+            continue;
+        }
+        index[root] = next_index;
+        low[root] = next_index;
+        next_index += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        let mut path: Vec<(usize, I)> = vec![(root, edges(root))];
+        while let Some((v, iter)) = path.last_mut() {
+            let v = *v;
+            match iter.next() {
+                Some((w, _)) if index[w] == UNSEEN => {
+                    index[w] = next_index;
+                    low[w] = next_index;
+                    next_index += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    path.push((w, edges(w)));
+                }
+                Some((w, _)) => {
+                    if on_stack[w] {
+                        low[v] = low[v].min(index[w]);
+                    }
+                }
+                None => {
+                    path.pop();
+                    if let Some((parent, _)) = path.last() {
+                        low[*parent] = low[*parent].min(low[v]);
+                    }
+                    if low[v] == index[v] {
+                        while let Some(w) = stack.pop() {
+                            on_stack[w] = false;
+                            component[w] = next_component;
+                            if w == v {
+                                break;
+                            }
+                        }
+                        next_component += 1;
+                    }
+                }
+            }
+        }
+    }
+    component
+}
+
 #[cfg(test)]
 mod tests {
-    use super::find_cycle;
+    use super::{find_cycle, find_cycles};
+
+    #[test]
+    fn finds_one_cycle_per_group_of_nodes_that_reach_one_another() {
+        // 0 → 1 → 0, 2 → 3 → 4 → 2, 5 → 5, and 1 → 2 joining the first two groups one way.
+        let edges = [
+            vec![(1, 'a')],
+            vec![(0, 'b'), (2, 'x')],
+            vec![(3, 'c')],
+            vec![(4, 'd')],
+            vec![(2, 'e')],
+            vec![(5, 'f')],
+        ];
+        let mut found = find_cycles(6, |n| edges[n].iter().copied());
+        found.sort_by_key(|(label, _)| *label);
+        let labels: Vec<char> = found.iter().map(|(l, _)| *l).collect();
+        assert_eq!(labels, ['b', 'e', 'f']);
+        assert_eq!(found[1].1, vec![2, 3, 4, 2]);
+    }
 
     #[test]
     fn finds_the_cycle_and_the_edge_that_closes_it() {

@@ -235,30 +235,29 @@ fn consumers_known(doc: &Doc<DataProduct>, catalog: &Catalog<'_>, out: &mut Vec<
 }
 
 /// Products that depend on themselves through other products' ports can never start up in
-/// order. The first cycle found is reported, at the input port that closes it; once it is
-/// broken, the next run finds any other.
+/// order. One cycle is reported per group of products that consume one another, at the input
+/// port that closes it.
 fn cycles(sorted: &Sorted, uses: &[Vec<(usize, usize)>], out: &mut Vec<Diagnostic>) {
-    let Some((port, cycle)) = super::find_cycle(uses.len(), |n| uses[n].iter().copied()) else {
-        return;
-    };
     let name = |i: usize| {
         let m = &sorted.products[i].spec.metadata;
         format!("{}/{}", m.domain, m.name)
     };
-    let path = cycle
-        .iter()
-        .map(|&i| name(i))
-        .collect::<Vec<_>>()
-        .join(" → ");
-    let closing = &sorted.products[cycle[cycle.len() - 2]];
-    out.push(
-        closing
-            .error(
-                "port::cycle",
-                format!("data products consume each other in a cycle: {path}"),
-                &format!("/spec/dataInUse/inputPorts/{port}/product"),
-            )
-            .label("this input port closes the cycle")
-            .help("products form a DAG through their ports; break the cycle by removing one input port"),
-    );
+    for (port, cycle) in super::find_cycles(uses.len(), |n| uses[n].iter().copied()) {
+        let path = cycle
+            .iter()
+            .map(|&i| name(i))
+            .collect::<Vec<_>>()
+            .join(" → ");
+        let closing = &sorted.products[cycle[cycle.len() - 2]];
+        out.push(
+            closing
+                .error(
+                    "port::cycle",
+                    format!("data products consume each other in a cycle: {path}"),
+                    &format!("/spec/dataInUse/inputPorts/{port}/product"),
+                )
+                .label("this input port closes the cycle")
+                .help("products form a DAG through their ports; break the cycle by removing one input port"),
+        );
+    }
 }

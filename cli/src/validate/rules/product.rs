@@ -246,7 +246,7 @@ impl Checker<'_> {
                 format!("{base}/pipeline")
             });
         }
-        if let Some((edge, cycle)) = flow_cycle(&self.doc.spec) {
+        for (edge, cycle) in flow_cycles(&self.doc.spec) {
             let path = cycle
                 .iter()
                 .map(ToString::to_string)
@@ -526,9 +526,9 @@ enum Ref {
     Step,
 }
 
-/// The first cycle in the product's flow, as the index of the edge that closes it and the
-/// nodes along it (first node repeated at the end).
-fn flow_cycle(product: &DataProduct) -> Option<(usize, Vec<NodeRef>)> {
+/// The cycles in the product's flow (one per group of nodes that feed one another), each as
+/// the index of the edge that closes it and the nodes along it (first repeated at the end).
+fn flow_cycles(product: &DataProduct) -> Vec<(usize, Vec<NodeRef>)> {
     let mut ids: HashMap<&NodeRef, usize> = HashMap::new();
     let mut nodes: Vec<&NodeRef> = Vec::new();
     let targets: Vec<NodeRef> = product
@@ -554,11 +554,10 @@ fn flow_cycle(product: &DataProduct) -> Option<(usize, Vec<NodeRef>)> {
     for (from, to, e) in arcs {
         next[from].push((to, e));
     }
-    let (closing_edge, path) = super::find_cycle(next.len(), |n| next[n].iter().copied())?;
-    Some((
-        closing_edge,
-        path.into_iter().map(|n| nodes[n].clone()).collect(),
-    ))
+    super::find_cycles(next.len(), |n| next[n].iter().copied())
+        .into_iter()
+        .map(|(edge, path)| (edge, path.into_iter().map(|n| nodes[n].clone()).collect()))
+        .collect()
 }
 
 fn intern<'a>(
