@@ -1,11 +1,21 @@
-//! Writing output files so a reader never sees half of one: write a temporary file beside the
-//! target, flush it to disk, then rename it over the target.
+//! Writing output so a reader never sees half of a file: write a temporary file beside the
+//! target, then rename it over the target. [`sync`] keeps a whole directory of generated files
+//! (a GitOps repository) in step with what should be there, touching only files it owns.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
+/// Replaces one file, flushed to disk before the rename.
 pub fn atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    replace(path, contents, true)
+}
+
+/// Replaces one file by rename; with `durable`, the data reaches the disk first (one file
+/// written by hand), without it only the rename's atomicity holds (thousands of generated
+/// files, where a sync per file would dominate).
+fn replace(path: &Path, contents: &[u8], durable: bool) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -22,13 +32,90 @@ pub fn atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut file = fs::File::create(&temp)?;
         file.write_all(contents)?;
-        file.sync_all()?;
+        if durable {
+            file.sync_all()?;
+        }
         fs::rename(&temp, path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
     result
+}
+
+/// The record, inside an output directory, of the files dappctl wrote there: one relative
+/// path per line, sorted. Files not listed are someone else's and are never touched.
+pub const OWNED: &str = ".dappctl-owned";
+
+/// What [`sync`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Synced {
+    /// Files created or whose content changed.
+    pub written: Vec<PathBuf>,
+    /// Files already as they should be.
+    pub unchanged: usize,
+    /// Files dappctl wrote before that are no longer wanted.
+    pub removed: Vec<PathBuf>,
+}
+
+/// Makes `dir` hold `files` (relative paths → content): writes only what differs, removes the
+/// files it owned before that are no longer in `files`, and records the new set in [`OWNED`].
+/// Paths must stay inside `dir` (no `..`, not absolute).
+pub fn sync(dir: &Path, files: &BTreeMap<PathBuf, Vec<u8>>) -> io::Result<Synced> {
+    if let Some(bad) = files.keys().find(|p| !inside(p)) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "`{}` would be written outside the output directory",
+                bad.display()
+            ),
+        ));
+    }
+    let record = dir.join(OWNED);
+    let before: BTreeSet<PathBuf> = match fs::read_to_string(&record) {
+        Ok(text) => text
+            .lines()
+            .map(PathBuf::from)
+            .filter(|p| inside(p))
+            .collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => BTreeSet::new(),
+        Err(e) => return Err(e),
+    };
+    let mut synced = Synced::default();
+    for (relative, contents) in files {
+        let path = dir.join(relative);
+        if fs::read(&path).is_ok_and(|current| &current == contents) {
+            synced.unchanged += 1;
+        } else {
+            replace(&path, contents, false)?;
+            synced.written.push(relative.clone());
+        }
+    }
+    for stale in before.iter().filter(|p| !files.contains_key(*p)) {
+        match fs::remove_file(dir.join(stale)) {
+            Ok(()) => synced.removed.push(stale.clone()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        // Directories the pruning emptied go too; a directory holding anything stays.
+        for parent in stale
+            .ancestors()
+            .skip(1)
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            if fs::remove_dir(dir.join(parent)).is_err() {
+                break;
+            }
+        }
+    }
+    let listing: String = files.keys().map(|p| format!("{}\n", p.display())).collect();
+    replace(&record, listing.as_bytes(), true)?;
+    Ok(synced)
+}
+
+/// A relative path with no `..`, root or prefix: it cannot leave the directory it is joined to.
+fn inside(path: &Path) -> bool {
+    !path.as_os_str().is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)))
 }
 
 #[cfg(test)]
@@ -44,6 +131,90 @@ mod tests {
         assert_eq!(fs::read(&target).unwrap(), b"two");
         let left: Vec<_> = fs::read_dir(target.parent().unwrap()).unwrap().collect();
         assert_eq!(left.len(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("dappctl-sync-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn files(entries: &[(&str, &str)]) -> BTreeMap<PathBuf, Vec<u8>> {
+        entries
+            .iter()
+            .map(|(p, c)| (PathBuf::from(p), c.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn sync_writes_only_what_changed_and_prunes_only_what_it_owned() {
+        let dir = temp_dir("prune");
+        fs::write(dir.join("README.md"), "not ours").unwrap();
+        let first = sync(
+            &dir,
+            &files(&[("a/x.yaml", "1"), ("a/y.yaml", "2"), ("b/z.yaml", "3")]),
+        )
+        .unwrap();
+        assert_eq!(first.written.len(), 3);
+
+        let again = sync(
+            &dir,
+            &files(&[("a/x.yaml", "1"), ("a/y.yaml", "2"), ("b/z.yaml", "3")]),
+        )
+        .unwrap();
+        assert_eq!(
+            (again.written.len(), again.unchanged, again.removed.len()),
+            (0, 3, 0)
+        );
+
+        let next = sync(&dir, &files(&[("a/x.yaml", "1"), ("a/y.yaml", "changed")])).unwrap();
+        assert_eq!(next.written, vec![PathBuf::from("a/y.yaml")]);
+        assert_eq!(next.removed, vec![PathBuf::from("b/z.yaml")]);
+        assert!(!dir.join("b").exists(), "the emptied directory is removed");
+        assert_eq!(fs::read_to_string(dir.join("a/y.yaml")).unwrap(), "changed");
+        assert_eq!(
+            fs::read_to_string(dir.join("README.md")).unwrap(),
+            "not ours"
+        );
+        assert_eq!(
+            fs::read_to_string(dir.join(OWNED)).unwrap(),
+            "a/x.yaml\na/y.yaml\n"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sync_never_removes_a_file_it_did_not_write() {
+        let dir = temp_dir("foreign");
+        fs::create_dir_all(dir.join("a")).unwrap();
+        fs::write(dir.join("a/mine.yaml"), "hand-written").unwrap();
+        sync(&dir, &files(&[("a/x.yaml", "1")])).unwrap();
+        sync(&dir, &files(&[])).unwrap();
+        assert!(!dir.join("a/x.yaml").exists());
+        assert_eq!(
+            fs::read_to_string(dir.join("a/mine.yaml")).unwrap(),
+            "hand-written"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sync_refuses_paths_that_leave_the_directory() {
+        let dir = temp_dir("escape");
+        for bad in ["../x.yaml", "/etc/x.yaml", "a/../../x.yaml"] {
+            let err = sync(&dir, &files(&[(bad, "1")])).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad}");
+        }
+        // A tampered record cannot make it delete outside either.
+        let victim = format!("dappctl-victim-{}.yaml", std::process::id());
+        let outside = dir.parent().unwrap().join(&victim);
+        fs::write(&outside, "keep").unwrap();
+        fs::write(dir.join(OWNED), format!("../{victim}\n")).unwrap();
+        sync(&dir, &files(&[])).unwrap();
+        assert!(outside.exists(), "a file outside the directory was removed");
+        fs::remove_file(&outside).unwrap();
         fs::remove_dir_all(&dir).unwrap();
     }
 }
