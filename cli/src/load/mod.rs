@@ -1,6 +1,6 @@
 //! Finding the spec files below the paths a user names, reading them, and parsing each into
-//! spanned YAML documents. Problems with a file's content become diagnostics; only a path that
-//! cannot be read at all is an I/O error.
+//! YAML documents (JSON, with the way back to their text). Problems with a file's content
+//! become diagnostics; only a path that cannot be read at all is an I/O error.
 
 pub mod node;
 pub mod yaml;

@@ -1,8 +1,10 @@
-//! YAML 1.2 text to spanned [`Node`] trees, built from the parser's event stream.
+//! YAML 1.2 text to trees, built from the parser's event stream: plain JSON for validation,
+//! or spanned [`Node`]s when a diagnostic needs positions (see [`Tree`]).
 //!
 //! Building the tree ourselves (rather than through a serde layer) lets us hold hostile input
-//! to fixed limits: nesting depth and alias expansion are checked while the events stream in,
-//! so a billion-laughs file or a 10,000-deep list fails fast, in bounded memory.
+//! to fixed limits: nesting depth and what anchors and aliases copy are checked while the
+//! events stream in, so a billion-laughs file or a 10,000-deep list fails fast, in bounded
+//! memory.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
