@@ -10,7 +10,7 @@ pub enum ScaffoldError {
         help("choose an empty directory, or move the file away")
     )]
     Exists(PathBuf),
-    #[error("cannot write `{path}`: {source}")]
+    #[error("cannot write `{path}`")]
     #[diagnostic(code(io::write))]
     Io {
         path: PathBuf,
