@@ -73,12 +73,13 @@ impl<'a> Catalog<'a> {
 pub(super) fn check(sorted: &Sorted) -> Vec<Diagnostic> {
     let catalog = Catalog::new(sorted);
     let mut out = Vec::new();
-    names::check(sorted, &catalog, &mut out);
+    names::check(sorted, &mut out);
     let per_product: Vec<Vec<Diagnostic>> = sorted
         .products
         .par_iter()
         .map(|doc| {
             let mut found = Vec::new();
+            names::check_product(doc, &catalog, &mut found);
             product::check(doc, &mut found);
             evolution::check(doc, &mut found);
             widgets::check(doc, &mut found);
@@ -116,17 +117,25 @@ fn suggest<'a>(
 
 /// Reports every name that repeats an earlier one in the same scope: the items of the list
 /// at pointer `list`, each named by its key `field`.
-fn unique<'n, T>(
+fn unique<T>(
     doc: &Doc<T>,
     what: &str,
     list: &str,
     field: &str,
-    names: impl IntoIterator<Item = &'n str>,
+    names: &[&str],
     out: &mut Vec<Diagnostic>,
 ) {
+    // Scopes hold a handful of names: a scan beats hashing, until a list grows long.
+    const SCAN: usize = 16;
+    let short = names.len() <= SCAN;
     let mut seen: HashMap<&str, usize> = HashMap::new();
-    for (i, name) in names.into_iter().enumerate() {
-        match seen.get(name) {
+    for (i, &name) in names.iter().enumerate() {
+        let first = if short {
+            names[..i].iter().position(|n| *n == name)
+        } else {
+            seen.get(name).copied()
+        };
+        match first {
             Some(first) => out.push(
                 doc.error(
                     "name::duplicate",
@@ -141,9 +150,10 @@ fn unique<'n, T>(
                 )
                 .help(format!("{what} names must be unique; rename or remove one")),
             ),
-            None => {
+            None if !short => {
                 seen.insert(name, i);
             }
+            None => {}
         }
     }
 }

@@ -7,7 +7,8 @@ use crate::diagnostic::Diagnostic;
 use crate::model::DataProduct;
 use crate::validate::Doc;
 
-pub(super) fn check(sorted: &Sorted, catalog: &Catalog<'_>, out: &mut Vec<Diagnostic>) {
+/// The name rules across documents: one Mesh, unique domains, products and widget tags.
+pub(super) fn check(sorted: &Sorted, out: &mut Vec<Diagnostic>) {
     mesh(sorted, out);
     across_documents(
         "domain",
@@ -35,21 +36,33 @@ pub(super) fn check(sorted: &Sorted, catalog: &Catalog<'_>, out: &mut Vec<Diagno
         }),
         out,
     );
-    for product in &sorted.products {
-        domain_exists(product, catalog, out);
-        scopes(product, out);
-    }
+}
+
+/// The name rules of one product, run with the other per-product rules.
+pub(super) fn check_product(
+    doc: &Doc<DataProduct>,
+    catalog: &Catalog<'_>,
+    out: &mut Vec<Diagnostic>,
+) {
+    domain_exists(doc, catalog, out);
+    scopes(doc, out);
 }
 
 fn mesh(sorted: &Sorted, out: &mut Vec<Diagnostic>) {
     if let Some(mesh) = sorted.meshes.first() {
-        let names = mesh.spec.spec.environments.iter().map(|e| e.name.as_str());
+        let names: Vec<&str> = mesh
+            .spec
+            .spec
+            .environments
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
         unique(
             mesh,
             "environment",
             "/spec/environments",
             "name",
-            names,
+            &names,
             out,
         );
     }
@@ -154,8 +167,8 @@ fn scopes(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
     }
     for (i, schema) in schemas.iter().enumerate() {
         let list = format!("/spec/dataAtRest/schemas/{i}/properties");
-        let names = schema.properties.iter().map(|p| p.name.as_str());
-        unique(doc, "property", &list, "name", names, out);
+        let names: Vec<&str> = schema.properties.iter().map(|p| p.name.as_str()).collect();
+        unique(doc, "property", &list, "name", &names, out);
     }
     let motion = &spec.data_in_motion;
     let ports = &spec.data_in_use;
@@ -221,6 +234,6 @@ fn scopes(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
         ),
     ];
     for (what, list, field, names) in scopes {
-        unique(doc, what, list, field, names, out);
+        unique(doc, what, list, field, &names, out);
     }
 }
