@@ -80,6 +80,17 @@ impl SourceFile {
         }
     }
 
+    /// The byte range of the line holding `offset`, without its line break.
+    pub fn line_at(&self, offset: usize) -> Span {
+        let starts = self.line_starts();
+        let offset = offset.min(self.text.len());
+        let line = starts.partition_point(|&s| s <= offset) - 1;
+        let end = starts
+            .get(line + 1)
+            .map_or(self.text.len(), |&next| next - 1);
+        Span::new(starts[line], end.max(starts[line]))
+    }
+
     /// The byte offset of a one-based line and a zero-based character column, as the YAML
     /// parser reports positions.
     pub fn offset_of(&self, line: usize, char_col: usize) -> usize {
@@ -117,5 +128,7 @@ mod tests {
         let x = file.text().find('x').unwrap();
         assert_eq!(file.line_col(x), LineCol { line: 2, column: 7 });
         assert_eq!(file.offset_of(2, 6), x);
+        let line = file.line_at(x);
+        assert_eq!(&file.text()[line.start..line.end], "näme: x");
     }
 }

@@ -227,7 +227,7 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
                 ));
             }
         }
-        // What the event completes: a tree, its anchor, its size in nodes, where it ends, and
+        // What the event completes: a tree, its anchor, its cost (see `Limits::max_copy`), where it ends, and
         // its text as a key when it is a scalar.
         let (tree, anchor, size, end, key) = match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing => continue,
@@ -333,13 +333,7 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
                 let Some(target) = anchors.get(&id) else {
                     return Err(YamlError::at(YamlErrorKind::UnknownAlias, span));
                 };
-                copied += target.size;
-                if copied > limits.max_copy {
-                    return Err(YamlError::at(
-                        YamlErrorKind::AliasExpansion(limits.max_copy),
-                        span,
-                    ));
-                }
+                charge(&mut copied, target.size, limits, span)?;
                 let key = if stack.last().is_some_and(Frame::awaits_key) {
                     target.key.clone()
                 } else {
@@ -352,13 +346,7 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
         };
         if anchor != 0 {
             // Keeping the anchored tree for later aliases is a copy too.
-            copied += size;
-            if copied > limits.max_copy {
-                return Err(YamlError::at(
-                    YamlErrorKind::AliasExpansion(limits.max_copy),
-                    span,
-                ));
-            }
+            charge(&mut copied, size, limits, span)?;
             anchors.insert(
                 anchor,
                 Anchored {
@@ -410,6 +398,18 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
         }
     }
     Ok(documents)
+}
+
+/// Counts a copy made for an anchor or an alias against [`Limits::max_copy`].
+fn charge(copied: &mut usize, cost: usize, limits: Limits, span: Span) -> Result<(), YamlError> {
+    *copied += cost;
+    if *copied > limits.max_copy {
+        return Err(YamlError::at(
+            YamlErrorKind::AliasExpansion(limits.max_copy),
+            span,
+        ));
+    }
+    Ok(())
 }
 
 fn find_duplicate<T>(

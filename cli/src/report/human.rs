@@ -120,12 +120,10 @@ impl Shown {
 const MAX_SNIPPET_LINE: usize = 1000;
 
 fn snippet_fits(report: &Report, location: Location) -> bool {
-    let text: &str = report.files[location.file].text();
-    let start = text[..location.span.start].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[location.span.start..]
-        .find('\n')
-        .map_or(text.len(), |i| location.span.start + i);
-    end - start <= MAX_SNIPPET_LINE
+    report.files[location.file]
+        .line_at(location.span.start)
+        .len()
+        <= MAX_SNIPPET_LINE
 }
 
 fn source(report: &Report, location: Location) -> NamedSource<Text> {

@@ -36,6 +36,7 @@ pub fn render(report: &Report, format: Format, strict: bool) -> String {
 struct Place<'a> {
     path: String,
     file: &'a SourceFile,
+    offset: usize,
     start: LineCol,
     end: LineCol,
 }
@@ -46,14 +47,16 @@ impl<'a> Place<'a> {
         Place {
             path: display_path(file.path()),
             file,
+            offset: location.span.start,
             start: file.line_col(location.span.start),
             end: file.line_col(location.span.end),
         }
     }
 
     fn snippet(&self) -> &'a str {
-        let text: &str = self.file.text();
-        text.lines().nth(self.start.line - 1).unwrap_or_default()
+        let line = self.file.line_at(self.offset);
+        let text: &'a str = self.file.text();
+        text[line.start..line.end].trim_end_matches('\r')
     }
 }
 

@@ -18,8 +18,10 @@ pub enum Envelope {
     Invalid(Diagnostic),
 }
 
+/// The JSON Pointer segments of a document's root.
+const ROOT: &[&str] = &[];
+
 pub fn envelope(file: usize, root: &Json, spans: &DocSpans) -> Envelope {
-    const ROOT: &[&str] = &[];
     match root {
         Json::Null => return Envelope::Empty,
         Json::Object(_) => {}
@@ -175,7 +177,7 @@ pub fn check(file: usize, kind: Kind, json: &Json, spans: &DocSpans) -> Vec<Diag
                 "schema::too-many",
                 format!("{unshown} more schema errors in this document are not shown"),
             )
-            .at(file, spans.label::<&str>(&[]))
+            .at(file, spans.label(ROOT))
             .help("fix the errors shown and run again"),
         );
     }
@@ -197,6 +199,13 @@ struct ErrorContext<'a> {
 impl ErrorContext<'_> {
     fn span(&self) -> Span {
         self.spans.label(self.instance)
+    }
+
+    /// The span of a key of the failing mapping, or the mapping's own label if it is missing.
+    fn key_span(&self, key: &str) -> Span {
+        let mut path = self.instance.to_vec();
+        path.push(key.to_owned());
+        self.spans.key(&path).unwrap_or_else(|| self.span())
     }
 
     /// The schema object holding the failed keyword (`…/properties/x/enum` → `…/properties/x`).
@@ -246,9 +255,7 @@ impl ErrorContext<'_> {
             K::AdditionalProperties { unexpected } | K::UnevaluatedProperties { unexpected } => {
                 let allowed = self.allowed_keys();
                 for key in unexpected.iter().take(MAX_SHOWN.saturating_sub(out.len())) {
-                    let mut path = self.instance.to_vec();
-                    path.push(key.clone());
-                    let span = self.spans.key(&path).unwrap_or_else(|| self.span());
+                    let span = self.key_span(key);
                     let help = match did_you_mean(key, allowed.iter().map(String::as_str)) {
                         Some(s) => format!("did you mean `{s}`?"),
                         None if allowed.is_empty() => "remove it".to_owned(),
@@ -268,9 +275,7 @@ impl ErrorContext<'_> {
             }
             K::PropertyNames { error } => {
                 let key = error.instance().as_str().unwrap_or_default().to_owned();
-                let mut path = self.instance.to_vec();
-                path.push(key.clone());
-                let span = self.spans.key(&path).unwrap_or_else(|| self.span());
+                let span = self.key_span(&key);
                 let help = self
                     .schema_node()
                     .and_then(|n| n.get("propertyNames"))

@@ -175,7 +175,7 @@ fn conclude(loaded: Loaded<Checked>) -> Outcome {
                 diagnostics.extend(found);
                 match (kind, domain, name) {
                     (Kind::Mesh, ..) => sorted.broken_mesh = true,
-                    (Kind::Domain, _, Some(domain)) => sorted.broken_domains.push(domain),
+                    (Kind::Domain, _, Some(name)) => sorted.broken_domains.push(name),
                     (Kind::DataProduct, Some(domain), Some(product)) => {
                         sorted.broken_products.push((domain, product));
                     }
