@@ -42,6 +42,24 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Validate the mesh, then write its Kubernetes and Argo CD manifests into a directory.
+    Render {
+        /// The mesh: files or directories of spec files.
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+        /// The GitOps repository (or a directory in it) to write; created if missing.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Render one environment of the mesh (default: all).
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+        /// Templates that replace built-in ones of the same path, or add new ones.
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+        /// When to colour diagnostics (auto: when stderr is a terminal and NO_COLOR is unset).
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
     /// Write a small mesh that `dappctl validate` accepts.
     Init {
         /// Where to write it (created if missing).
@@ -105,6 +123,18 @@ fn main() -> ExitCode {
         } => validate(&paths, format, strict, color),
         Command::Schema { kind, out } => schema(kind.map(Kind::from), out),
         Command::Init { dir } => init(&dir),
+        Command::Render {
+            paths,
+            out,
+            env,
+            templates,
+            color,
+        } => render(
+            &paths,
+            &out,
+            dappctl::render::Options { env, templates },
+            color,
+        ),
     };
     ExitCode::from(code)
 }
@@ -137,6 +167,62 @@ fn validate(paths: &[PathBuf], format: OutputFormat, strict: bool, color: Color)
     // The process ends here: freeing every tree one by one would only delay the exit.
     std::mem::forget(outcome);
     code
+}
+
+/// Validates, and on success hands back the mesh; otherwise prints the diagnostics (on stderr:
+/// stdout belongs to the command's own output) and returns the exit code.
+fn validated(paths: &[PathBuf], color: Color) -> Result<dappctl::validate::Validated, u8> {
+    let outcome = dappctl::validate::validate_paths(paths).map_err(fail)?;
+    let stderr = std::io::stderr();
+    if !outcome.report.diagnostics.is_empty() || outcome.validated.is_none() {
+        let format = Format::Human(HumanOptions {
+            color: match color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            },
+            width: terminal_width(),
+        });
+        eprint!("{}", report::render(&outcome.report, format, false));
+    }
+    match outcome.validated {
+        Some(validated) if !outcome.report.fails(false) => Ok(validated),
+        _ => Err(INVALID),
+    }
+}
+
+fn render(
+    paths: &[PathBuf],
+    out: &std::path::Path,
+    options: dappctl::render::Options,
+    color: Color,
+) -> u8 {
+    let validated = match validated(paths, color) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let rendered = match dappctl::render::render(&validated, &options) {
+        Ok(rendered) => rendered,
+        Err(e) => return fail(e),
+    };
+    match dappctl::write::sync(out, &rendered.files, |p| rendered.covers(p)) {
+        Ok(synced) => {
+            eprintln!(
+                "rendered {} files into {}: {} written, {} unchanged, {} removed",
+                rendered.files.len(),
+                out.display(),
+                synced.written.len(),
+                synced.unchanged,
+                synced.removed.len()
+            );
+            std::mem::forget(validated);
+            VALID
+        }
+        Err(e) => fail(miette::miette!(
+            "cannot write into `{}`: {e}",
+            out.display()
+        )),
+    }
 }
 
 fn schema(kind: Option<Kind>, out: Option<PathBuf>) -> u8 {

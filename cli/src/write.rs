@@ -59,9 +59,14 @@ pub struct Synced {
 }
 
 /// Makes `dir` hold `files` (relative paths → content): writes only what differs, removes the
-/// files it owned before that are no longer in `files`, and records the new set in [`OWNED`].
-/// Paths must stay inside `dir` (no `..`, not absolute).
-pub fn sync(dir: &Path, files: &BTreeMap<PathBuf, Vec<u8>>) -> io::Result<Synced> {
+/// files it owned before that are no longer in `files` and that `covers` says this set speaks
+/// for, and records what it owns now in [`OWNED`]. Paths must stay inside `dir` (no `..`, not
+/// absolute).
+pub fn sync(
+    dir: &Path,
+    files: &BTreeMap<PathBuf, Vec<u8>>,
+    covers: impl Fn(&Path) -> bool,
+) -> io::Result<Synced> {
     if let Some(bad) = files.keys().find(|p| !inside(p)) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -91,7 +96,11 @@ pub fn sync(dir: &Path, files: &BTreeMap<PathBuf, Vec<u8>>) -> io::Result<Synced
             synced.written.push(relative.clone());
         }
     }
-    for stale in before.iter().filter(|p| !files.contains_key(*p)) {
+    let (stale, kept): (Vec<&PathBuf>, Vec<&PathBuf>) = before
+        .iter()
+        .filter(|p| !files.contains_key(*p))
+        .partition(|p| covers(p));
+    for stale in stale {
         match fs::remove_file(dir.join(stale)) {
             Ok(()) => synced.removed.push(stale.clone()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -108,7 +117,8 @@ pub fn sync(dir: &Path, files: &BTreeMap<PathBuf, Vec<u8>>) -> io::Result<Synced
             }
         }
     }
-    let listing: String = files.keys().map(|p| format!("{}\n", p.display())).collect();
+    let owned: BTreeSet<&PathBuf> = files.keys().chain(kept).collect();
+    let listing: String = owned.iter().map(|p| format!("{}\n", p.display())).collect();
     replace(&record, listing.as_bytes(), true)?;
     Ok(synced)
 }
@@ -148,6 +158,33 @@ mod tests {
             .collect()
     }
 
+    fn all(_: &Path) -> bool {
+        true
+    }
+
+    #[test]
+    fn sync_keeps_owned_files_it_does_not_cover() {
+        let dir = temp_dir("cover");
+        sync(
+            &dir,
+            &files(&[("envs/dev/x.yaml", "1"), ("envs/prod/x.yaml", "1")]),
+            all,
+        )
+        .unwrap();
+        let dev_only = |p: &Path| !p.starts_with("envs/prod");
+        let synced = sync(&dir, &files(&[("envs/dev/x.yaml", "2")]), dev_only).unwrap();
+        assert!(synced.removed.is_empty());
+        assert!(dir.join("envs/prod/x.yaml").exists());
+        assert_eq!(
+            fs::read_to_string(dir.join(OWNED)).unwrap(),
+            "envs/dev/x.yaml\nenvs/prod/x.yaml\n",
+            "files left alone stay owned"
+        );
+        sync(&dir, &files(&[]), all).unwrap();
+        assert!(!dir.join("envs").exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn sync_writes_only_what_changed_and_prunes_only_what_it_owned() {
         let dir = temp_dir("prune");
@@ -155,6 +192,7 @@ mod tests {
         let first = sync(
             &dir,
             &files(&[("a/x.yaml", "1"), ("a/y.yaml", "2"), ("b/z.yaml", "3")]),
+            all,
         )
         .unwrap();
         assert_eq!(first.written.len(), 3);
@@ -162,6 +200,7 @@ mod tests {
         let again = sync(
             &dir,
             &files(&[("a/x.yaml", "1"), ("a/y.yaml", "2"), ("b/z.yaml", "3")]),
+            all,
         )
         .unwrap();
         assert_eq!(
@@ -169,7 +208,12 @@ mod tests {
             (0, 3, 0)
         );
 
-        let next = sync(&dir, &files(&[("a/x.yaml", "1"), ("a/y.yaml", "changed")])).unwrap();
+        let next = sync(
+            &dir,
+            &files(&[("a/x.yaml", "1"), ("a/y.yaml", "changed")]),
+            all,
+        )
+        .unwrap();
         assert_eq!(next.written, vec![PathBuf::from("a/y.yaml")]);
         assert_eq!(next.removed, vec![PathBuf::from("b/z.yaml")]);
         assert!(!dir.join("b").exists(), "the emptied directory is removed");
@@ -190,8 +234,8 @@ mod tests {
         let dir = temp_dir("foreign");
         fs::create_dir_all(dir.join("a")).unwrap();
         fs::write(dir.join("a/mine.yaml"), "hand-written").unwrap();
-        sync(&dir, &files(&[("a/x.yaml", "1")])).unwrap();
-        sync(&dir, &files(&[])).unwrap();
+        sync(&dir, &files(&[("a/x.yaml", "1")]), all).unwrap();
+        sync(&dir, &files(&[]), all).unwrap();
         assert!(!dir.join("a/x.yaml").exists());
         assert_eq!(
             fs::read_to_string(dir.join("a/mine.yaml")).unwrap(),
@@ -204,7 +248,7 @@ mod tests {
     fn sync_refuses_paths_that_leave_the_directory() {
         let dir = temp_dir("escape");
         for bad in ["../x.yaml", "/etc/x.yaml", "a/../../x.yaml"] {
-            let err = sync(&dir, &files(&[(bad, "1")])).unwrap_err();
+            let err = sync(&dir, &files(&[(bad, "1")]), all).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad}");
         }
         // A tampered record cannot make it delete outside either.
@@ -212,7 +256,7 @@ mod tests {
         let outside = dir.parent().unwrap().join(&victim);
         fs::write(&outside, "keep").unwrap();
         fs::write(dir.join(OWNED), format!("../{victim}\n")).unwrap();
-        sync(&dir, &files(&[])).unwrap();
+        sync(&dir, &files(&[]), all).unwrap();
         assert!(outside.exists(), "a file outside the directory was removed");
         fs::remove_file(&outside).unwrap();
         fs::remove_dir_all(&dir).unwrap();

@@ -24,6 +24,8 @@ pub struct Doc<T> {
     pub file: usize,
     pub spans: DocSpans,
     pub spec: T,
+    /// The document as JSON, as written: what render copies into custom resources.
+    pub json: serde_json::Value,
 }
 
 impl<T> Doc<T> {
@@ -262,8 +264,13 @@ fn typed<T: DeserializeOwned>(
     json: serde_json::Value,
     wrap: fn(Doc<T>) -> Checked,
 ) -> Checked {
-    match serde_json::from_value(json) {
-        Ok(spec) => wrap(Doc { file, spans, spec }),
+    match T::deserialize(&json) {
+        Ok(spec) => wrap(Doc {
+            file,
+            spans,
+            spec,
+            json,
+        }),
         Err(e) => {
             let span = spans.label::<&str>(&[]);
             let d = Diagnostic::error(

@@ -1,0 +1,667 @@
+//! What templates see: the model resolved for one environment. Names are shortened to what
+//! Kubernetes accepts, images made absolute, resources and replicas merged from the mesh's
+//! defaults and the environment's overrides, and every port paired with the products on its
+//! other end, so templates only place values and never compute them.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::contract;
+use crate::model::{
+    Connector, ConnectorType, DataProduct, Engine, Environment, Mesh, PipelineMode, PortType,
+    ResourceList, Resources, Storage,
+};
+use crate::validate::{Doc, Validated};
+
+/// Where the platform's own services run in every cluster.
+pub const PLATFORM_NAMESPACE: &str = "dappmesh-system";
+/// The registry's in-cluster address, where widget sidecars announce themselves.
+pub const REGISTRY_URL: &str = "http://registry.dappmesh-system.svc:8080";
+/// Kubernetes release assumed when an environment does not name one.
+pub const DEFAULT_KUBERNETES_VERSION: &str = "1.33";
+
+/// Longest name of a Service or label value.
+const MAX_NAME: usize = 63;
+
+/// `parts` joined by '-', cut to 63 characters with a stable hash suffix when longer, so two
+/// long names that share a prefix still differ.
+pub fn resource_name(parts: &[&str]) -> String {
+    let full = parts.join("-");
+    if full.len() <= MAX_NAME {
+        return full;
+    }
+    let hash = fnv1a(full.as_bytes());
+    let keep = full[..MAX_NAME - 9].trim_end_matches('-');
+    format!("{keep}-{:08x}", hash as u32)
+}
+
+/// FNV-1a: a hash that is the same on every machine and release, unlike std's.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// What the mesh's templates need beyond one product: the platform's images and version.
+pub fn mesh(mesh: &Mesh) -> Value {
+    let version = env!("CARGO_PKG_VERSION");
+    json!({
+        "name": mesh.metadata.name,
+        "urnPrefix": mesh.spec.urn_prefix,
+        "gitops": {
+            "repoURL": mesh.spec.gitops.repo_url,
+            "targetRevision": mesh.spec.gitops.target_revision,
+            "path": mesh.spec.gitops.path.as_deref().unwrap_or("."),
+            // Paths in Applications are relative to the repository root: "" or "<path>/".
+            "prefix": mesh.spec.gitops.path.as_deref().map_or_else(String::new, |p| format!("{p}/")),
+        },
+        "platform": {
+            "namespace": PLATFORM_NAMESPACE,
+            "version": version,
+            "registryUrl": REGISTRY_URL,
+            "images": {
+                "operator": format!("ghcr.io/dappmesh/operator:{version}"),
+                "registry": format!("ghcr.io/dappmesh/registry:{version}"),
+                "dashboard": format!("ghcr.io/dappmesh/dashboard:{version}"),
+            },
+        },
+    })
+}
+
+pub fn environment(env: &Environment) -> Value {
+    let mut destination = serde_json::Map::new();
+    if let Some(server) = &env.destination.server {
+        destination.insert("server".into(), json!(server));
+    }
+    if let Some(name) = &env.destination.name {
+        destination.insert("name".into(), json!(name));
+    }
+    json!({
+        "name": env.name,
+        "destination": destination,
+        "kubernetesVersion": env.kubernetes_version.as_deref().unwrap_or(DEFAULT_KUBERNETES_VERSION),
+    })
+}
+
+/// How a storage engine is reached: in the product's namespace (a StatefulSet the product
+/// owns) or outside it (a shared cluster or an object store).
+struct EngineFacts {
+    in_cluster: bool,
+    port: u16,
+    port_name: &'static str,
+    /// For engines outside the namespace: the host a port's ExternalName Service points at.
+    external_host: Option<&'static str>,
+}
+
+fn engine(engine: Engine) -> EngineFacts {
+    match engine {
+        Engine::Postgres => EngineFacts {
+            in_cluster: true,
+            port: 5432,
+            port_name: "postgres",
+            external_host: None,
+        },
+        Engine::Clickhouse => EngineFacts {
+            in_cluster: true,
+            port: 8123,
+            port_name: "http",
+            external_host: None,
+        },
+        Engine::Pinot => EngineFacts {
+            in_cluster: false,
+            port: 8099,
+            port_name: "broker",
+            external_host: Some("pinot-broker.pinot.svc.cluster.local"),
+        },
+        Engine::S3 => EngineFacts {
+            in_cluster: false,
+            port: 443,
+            port_name: "https",
+            external_host: Some("s3.amazonaws.com"),
+        },
+    }
+}
+
+/// The port an external connector reaches out on, for the product's egress policy.
+fn connector_port(connector: &Connector) -> u16 {
+    let configured = connector
+        .config
+        .get("port")
+        .and_then(Value::as_u64)
+        .and_then(|p| u16::try_from(p).ok());
+    configured.unwrap_or(match connector.kind {
+        ConnectorType::PostgresCdc | ConnectorType::Jdbc => 5432,
+        ConnectorType::Kafka | ConnectorType::TrackingPixel => 9092,
+        ConnectorType::Http | ConnectorType::S3 => 443,
+    })
+}
+
+fn connector_name(kind: ConnectorType) -> &'static str {
+    match kind {
+        ConnectorType::PostgresCdc => "postgres-cdc",
+        ConnectorType::Kafka => "kafka",
+        ConnectorType::Http => "http",
+        ConnectorType::TrackingPixel => "tracking-pixel",
+        ConnectorType::S3 => "s3",
+        ConnectorType::Jdbc => "jdbc",
+    }
+}
+
+/// Who consumes each output port, found once for the whole mesh:
+/// (provider domain, provider product, port) → consumers (domain, product), sorted.
+pub type Consumers<'a> = BTreeMap<(&'a str, &'a str, &'a str), Vec<(&'a str, &'a str)>>;
+
+pub fn consumers(validated: &Validated) -> Consumers<'_> {
+    let mut found: Consumers<'_> = BTreeMap::new();
+    for doc in &validated.products {
+        let meta = &doc.spec.metadata;
+        for input in &doc.spec.spec.data_in_use.input_ports {
+            if let Some(r) = &input.product {
+                found
+                    .entry((&r.domain, &r.name, &r.output_port))
+                    .or_default()
+                    .push((&meta.domain, &meta.name));
+            }
+        }
+    }
+    for list in found.values_mut() {
+        list.sort_unstable();
+        list.dedup();
+    }
+    found
+}
+
+/// Resources: the most specific value of each field wins (pipeline, environment, mesh,
+/// then a small built-in default), so a workload always has requests and limits.
+fn resources(layers: &[Option<&Resources>]) -> Value {
+    let pick = |get: fn(&Resources) -> Option<&ResourceList>,
+                field: fn(&ResourceList) -> Option<&String>,
+                default: &str| {
+        layers
+            .iter()
+            .flatten()
+            .find_map(|r| get(r).and_then(field))
+            .map_or_else(|| default.to_owned(), String::clone)
+    };
+    fn requests(r: &Resources) -> Option<&ResourceList> {
+        r.requests.as_ref()
+    }
+    fn limits(r: &Resources) -> Option<&ResourceList> {
+        r.limits.as_ref()
+    }
+    fn cpu(l: &ResourceList) -> Option<&String> {
+        l.cpu.as_ref()
+    }
+    fn memory(l: &ResourceList) -> Option<&String> {
+        l.memory.as_ref()
+    }
+    json!({
+        "requests": { "cpu": pick(requests, cpu, "50m"), "memory": pick(requests, memory, "64Mi") },
+        "limits": { "cpu": pick(limits, cpu, "500m"), "memory": pick(limits, memory, "256Mi") },
+    })
+}
+
+/// A relative image name gets the mesh's registry in front; one naming its registry (a first
+/// segment with a dot or port, or `localhost`) is taken as written.
+fn image(mesh: &Mesh, image: &str) -> String {
+    let first = image.split('/').next().unwrap_or_default();
+    let has_registry =
+        image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    match (&mesh.spec.defaults.image_registry, has_registry) {
+        (Some(registry), false) => format!("{registry}/{image}"),
+        _ => image.to_owned(),
+    }
+}
+
+/// Everything a product's templates need in one environment.
+pub fn product(
+    validated: &Validated,
+    doc: &Doc<DataProduct>,
+    env: &Environment,
+    consumers: &Consumers<'_>,
+) -> Value {
+    let mesh = &validated.mesh.spec;
+    let product = &doc.spec;
+    let meta = &product.metadata;
+    let spec = &product.spec;
+    let name = meta.name.as_str();
+    let namespace = meta.domain.as_str();
+    let overrides = &env.overrides;
+    let base_resources = [
+        overrides.resources.as_ref(),
+        mesh.spec.defaults.resources.as_ref(),
+    ];
+    let storage_class = overrides.storage_class.as_ref().or(mesh
+        .spec
+        .defaults
+        .storage_class
+        .as_ref());
+
+    let storage_by_name: BTreeMap<&str, &Storage> =
+        spec.storage.iter().map(|s| (s.name.as_str(), s)).collect();
+    let storage: Vec<Value> = spec
+        .storage
+        .iter()
+        .map(|s| {
+            let facts = engine(s.engine);
+            json!({
+                "name": s.name,
+                "kind": s.kind,
+                "engine": s.engine,
+                "resourceName": resource_name(&[name, &s.name]),
+                "size": s.size.as_deref().unwrap_or("10Gi"),
+                "bucket": s.bucket,
+                "storageClass": storage_class,
+                "port": facts.port,
+                "portName": facts.port_name,
+                "inCluster": facts.in_cluster,
+                "credentialsSecret": resource_name(&[name, &s.name, "credentials"]),
+                "resources": resources(&base_resources),
+                "pinot": (s.engine == Engine::Pinot).then(|| pinot(doc, s)),
+            })
+        })
+        .collect();
+
+    let pipeline_image: BTreeMap<&str, String> = spec
+        .processing
+        .pipelines
+        .iter()
+        .map(|p| (p.name.as_str(), image(&validated.mesh.spec, &p.image)))
+        .collect();
+    let pipelines: Vec<Value> = spec
+        .processing
+        .pipelines
+        .iter()
+        .filter(|p| p.mode == PipelineMode::Stream)
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "resourceName": resource_name(&[name, &p.name]),
+                "image": pipeline_image[p.name.as_str()],
+                "replicas": p.replicas.or(overrides.replicas).unwrap_or(1),
+                "resources": resources(&[p.resources.as_ref(), base_resources[0], base_resources[1]]),
+            })
+        })
+        .collect();
+
+    let edges: BTreeMap<&str, &str> = spec
+        .data_in_motion
+        .flow
+        .iter()
+        .map(|e| (e.id.as_str(), e.pipeline.as_str()))
+        .collect();
+    let batch_resources: BTreeMap<&str, Value> = spec
+        .processing
+        .pipelines
+        .iter()
+        .map(|p| {
+            let r = resources(&[p.resources.as_ref(), base_resources[0], base_resources[1]]);
+            (p.name.as_str(), r)
+        })
+        .collect();
+    let workflows: Vec<Value> = spec
+        .data_in_motion
+        .workflows
+        .iter()
+        .map(|w| {
+            let steps: Vec<Value> = w
+                .steps
+                .iter()
+                .map(|step| {
+                    let pipeline = edges.get(step.as_str()).copied().unwrap_or_default();
+                    json!({
+                        "name": step,
+                        "pipeline": pipeline,
+                        "image": pipeline_image.get(pipeline),
+                        "resources": batch_resources.get(pipeline),
+                    })
+                })
+                .collect();
+            json!({
+                "name": w.name,
+                "resourceName": resource_name(&[name, &w.name]),
+                "schedule": w.schedule,
+                "backoffLimit": w.retries.as_ref().map_or(0, |r| r.max),
+                "activeDeadlineSeconds": w.timeout.as_deref().and_then(seconds),
+                "steps": steps,
+            })
+        })
+        .collect();
+
+    let output_ports: Vec<Value> = spec
+        .data_in_use
+        .output_ports
+        .iter()
+        .map(|p| {
+            let store = storage_by_name.get(p.storage.as_str());
+            let facts = store.map(|s| engine(s.engine));
+            let consumers: Vec<Value> = consumers
+                .get(&(meta.domain.as_str(), name, p.name.as_str()))
+                .into_iter()
+                .flatten()
+                .map(|(domain, product)| json!({ "namespace": domain, "product": product }))
+                .collect();
+            let service = resource_name(&[name, &p.name]);
+            let contract = contract::odcs(validated, doc, p, &service, env);
+            json!({
+                "name": p.name,
+                "type": port_type(p.kind),
+                "version": p.version.to_string(),
+                "serves": p.serves.to_string(),
+                "serviceName": service,
+                "contractName": resource_name(&[name, &p.name, "contract"]),
+                "contract": serde_json::to_string_pretty(&contract).expect("JSON values serialise"),
+                "storageInstance": resource_name(&[name, &p.storage]),
+                "inCluster": facts.as_ref().is_some_and(|f| f.in_cluster),
+                "externalHost": facts.as_ref().and_then(|f| f.external_host),
+                "port": facts.as_ref().map_or(0, |f| f.port),
+                "portName": facts.as_ref().map_or("tcp", |f| f.port_name),
+                "consumers": consumers,
+            })
+        })
+        .collect();
+
+    let input_ports: Vec<Value> = spec
+        .data_in_use
+        .input_ports
+        .iter()
+        .map(|i| {
+            let provider = i.product.as_ref().and_then(|r| {
+                let doc = validated.products.iter().find(|d| {
+                    d.spec.metadata.domain == r.domain && d.spec.metadata.name == r.name
+                })?;
+                let port = doc
+                    .spec
+                    .spec
+                    .data_in_use
+                    .output_ports
+                    .iter()
+                    .find(|p| p.name == r.output_port)?;
+                let store = doc
+                    .spec
+                    .spec
+                    .storage
+                    .iter()
+                    .find(|s| s.name == port.storage)?;
+                let facts = engine(store.engine);
+                Some(json!({
+                    "namespace": r.domain,
+                    "product": r.name,
+                    "port": facts.port,
+                    "inCluster": facts.in_cluster,
+                    "engine": store.engine,
+                    "storageInstance": resource_name(&[&r.name, &store.name]),
+                }))
+            });
+            json!({
+                "name": i.name,
+                "connector": i.connector.as_ref().map(|c| json!({
+                    "type": connector_name(c.kind),
+                    "port": connector_port(c),
+                    "secretRef": c.secret_ref,
+                })),
+                "provider": provider,
+            })
+        })
+        .collect();
+
+    let widgets: Vec<Value> = spec
+        .widgets
+        .iter()
+        .map(|w| {
+            let resource = resource_name(&[name, &w.name]);
+            let base = format!("http://{resource}.{namespace}.svc:8080");
+            let attributes: BTreeMap<&str, String> = w
+                .props
+                .iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.as_str(), text)
+                })
+                .collect();
+            let registration = json!({
+                "label": format!("{} ({})", w.name, name),
+                "tags": { "domain": namespace, "product": name },
+                "webComponent": {
+                    "jsUrl": format!("{base}/bundle.js"),
+                    "cssUrl": format!("{base}/bundle.css"),
+                    "componentId": markup(&w.tag, &attributes),
+                    "element": { "tag": w.tag, "attributes": attributes },
+                },
+            });
+            json!({
+                "name": w.name,
+                "tag": w.tag,
+                "resourceName": resource,
+                "registryId": resource_name(&[namespace, name, &w.name]),
+                "image": image(&validated.mesh.spec, &w.image),
+                "registration": registration.to_string(),
+                "resources": resources(&base_resources),
+            })
+        })
+        .collect();
+
+    let mut resource = doc.json.clone();
+    let custom_resource = custom_resource_spec(&mut resource);
+    json!({
+        "name": name,
+        "domain": meta.domain,
+        "namespace": namespace,
+        "version": meta.version.to_string(),
+        "status": meta.status,
+        "owner": meta.owner,
+        "urn": format!("{}:dataproducts:{}:{}", mesh.spec.urn_prefix, name, meta.version.major),
+        "labels": meta.labels,
+        "serviceAccount": resource_name(&[name]),
+        "storage": storage,
+        "pipelines": pipelines,
+        "workflows": workflows,
+        "outputPorts": output_ports,
+        "inputPorts": input_ports,
+        "widgets": widgets,
+        "resources": resources(&base_resources),
+        "customResourceSpec": custom_resource,
+    })
+}
+
+fn port_type(kind: PortType) -> &'static str {
+    match kind {
+        PortType::Rest => "rest",
+        PortType::Graphql => "graphql",
+        PortType::Grpc => "grpc",
+        PortType::Sql => "sql",
+        PortType::Stream => "stream",
+    }
+}
+
+/// The legacy registration markup: one custom element with its attributes, escaped, for
+/// registry clients that predate the structured `element`.
+fn markup(tag: &str, attributes: &BTreeMap<&str, String>) -> String {
+    let mut out = format!("<{tag}");
+    for (name, value) in attributes {
+        let escaped = value
+            .replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        out.push_str(&format!(" {name}=\"{escaped}\""));
+    }
+    out.push_str(&format!("></{tag}>"));
+    out
+}
+
+/// The custom resource's spec: the product's own `metadata` fields (all but the name and
+/// labels, which Kubernetes metadata carries) beside its `spec`.
+fn custom_resource_spec(document: &mut Value) -> Value {
+    let mut spec = serde_json::Map::new();
+    if let Some(Value::Object(meta)) = document.get_mut("metadata") {
+        for (key, value) in std::mem::take(meta) {
+            if key != "name" && key != "labels" {
+                spec.insert(key, value);
+            }
+        }
+    }
+    if let Some(Value::Object(fields)) = document.get_mut("spec") {
+        spec.extend(std::mem::take(fields));
+    }
+    Value::Object(spec)
+}
+
+/// Pinot's schema and REALTIME table for a product's analytics storage: the serving schema
+/// stored there, fed from the Kafka topic its tracking or Kafka input port writes.
+fn pinot(doc: &Doc<DataProduct>, store: &Storage) -> Value {
+    let spec = &doc.spec.spec;
+    let port = spec
+        .data_in_use
+        .output_ports
+        .iter()
+        .find(|p| p.storage == store.name);
+    let schema = port.and_then(|p| {
+        spec.data_at_rest
+            .schemas
+            .iter()
+            .find(|s| s.name == p.serves.name && s.version == p.serves.version)
+    });
+    let topic = spec
+        .data_in_use
+        .input_ports
+        .iter()
+        .filter_map(|i| i.connector.as_ref())
+        .find_map(|c| c.config.get("topic").and_then(Value::as_str))
+        .unwrap_or(&doc.spec.metadata.name)
+        .to_owned();
+    let table = schema.map_or_else(|| store.name.replace('-', "_"), |s| s.name.clone());
+    let properties = schema.map(|s| s.properties.as_slice()).unwrap_or_default();
+    let time = properties.iter().find(|p| {
+        p.name.contains("epoch") || p.logical_type == crate::model::LogicalType::Timestamp
+    });
+    let mut dimensions = Vec::new();
+    let mut metrics = Vec::new();
+    let mut json_columns = Vec::new();
+    for p in properties {
+        if time.is_some_and(|t| t.name == p.name) {
+            continue;
+        }
+        use crate::model::LogicalType as T;
+        let (data_type, metric) = match p.logical_type {
+            T::Integer => ("LONG", !p.primary_key),
+            T::Number => ("DOUBLE", true),
+            T::Boolean => ("BOOLEAN", false),
+            T::Object | T::Array => ("JSON", false),
+            T::String | T::Date | T::Timestamp => ("STRING", false),
+        };
+        if p.name.ends_with("_json") || data_type == "JSON" {
+            json_columns.push(p.name.clone());
+        }
+        let field = json!({ "name": p.name, "dataType": data_type });
+        if metric {
+            metrics.push(field);
+        } else {
+            dimensions.push(field);
+        }
+    }
+    let time_column = time.map(|t| t.name.clone());
+    let schema_doc = json!({
+        "schemaName": table,
+        "dimensionFieldSpecs": dimensions,
+        "metricFieldSpecs": metrics,
+        "dateTimeFieldSpecs": time_column.iter().map(|t| json!({
+            "name": t, "dataType": "LONG", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"
+        })).collect::<Vec<_>>(),
+    });
+    let table_doc = json!({
+        "tableName": table,
+        "tableType": "REALTIME",
+        "segmentsConfig": {
+            "schemaName": table,
+            "timeColumnName": time_column,
+            "replication": "1",
+            "replicasPerPartition": "1",
+            "retentionTimeUnit": "DAYS",
+            "retentionTimeValue": "90",
+        },
+        "tenants": {},
+        "tableIndexConfig": {
+            "loadMode": "MMAP",
+            "jsonIndexColumns": json_columns,
+            "streamConfigs": {
+                "streamType": "kafka",
+                "stream.kafka.topic.name": topic,
+                "stream.kafka.broker.list": "kafka.kafka.svc.cluster.local:9092",
+                "stream.kafka.consumer.type": "lowlevel",
+                "stream.kafka.consumer.factory.class.name": "org.apache.pinot.plugin.stream.kafka20.KafkaConsumerFactory",
+                "stream.kafka.decoder.class.name": "org.apache.pinot.plugin.inputformat.json.JSONMessageDecoder",
+                "realtime.segment.flush.threshold.rows": "0",
+                "realtime.segment.flush.threshold.time": "24h",
+                "realtime.segment.flush.threshold.segment.size": "100M",
+            },
+        },
+        "metadata": {},
+    });
+    json!({
+        "table": table,
+        "topic": topic,
+        "schema": serde_json::to_string_pretty(&schema_doc).expect("JSON values serialise"),
+        "tableConfig": serde_json::to_string_pretty(&table_doc).expect("JSON values serialise"),
+        "controllerUrl": "http://pinot-controller.pinot.svc.cluster.local:9000",
+    })
+}
+
+/// `1h30m` → 5400; None for text the schema's timespan format would not accept.
+pub fn seconds(span: &str) -> Option<u64> {
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in span.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: u64 = number.parse().ok()?;
+        number.clear();
+        total += n * match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return None,
+        };
+    }
+    number.is_empty().then_some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_names_are_cut_with_a_stable_suffix() {
+        let long = "a".repeat(40);
+        let name = resource_name(&[&long, &long]);
+        assert_eq!(name.len(), 63);
+        assert_eq!(name, resource_name(&[&long, &long]));
+        assert_ne!(name, resource_name(&[&long, &"a".repeat(39), "b"]));
+        assert_eq!(resource_name(&["orders", "sql"]), "orders-sql");
+    }
+
+    #[test]
+    fn timespans_become_seconds() {
+        assert_eq!(seconds("1h30m"), Some(5400));
+        assert_eq!(seconds("45s"), Some(45));
+        assert_eq!(seconds("2d"), Some(172_800));
+        assert_eq!(seconds("10"), None);
+        assert_eq!(seconds("1w"), None);
+    }
+
+    #[test]
+    fn markup_escapes_attribute_values() {
+        let attributes = BTreeMap::from([("title", "<b>\"x\" & y</b>".to_owned())]);
+        assert_eq!(
+            markup("w-x", &attributes),
+            "<w-x title=\"&lt;b&gt;&quot;x&quot; &amp; y&lt;/b&gt;\"></w-x>"
+        );
+    }
+}

@@ -1,0 +1,474 @@
+//! Render: a validated mesh becomes the files of a GitOps repository, one Kubernetes or
+//! Argo CD object per file. Templates (see [`templates`]) decide what objects exist; this
+//! module decides which template runs for what, and where each object's file goes:
+//!
+//! ```text
+//! platform/<kind>-<name>.yaml                      CRDs, operator, registry, dashboard
+//! argocd/application-dappmesh.yaml                 the root app-of-apps
+//! argocd/apps/appproject-<domain>.yaml             one project per domain
+//! argocd/apps/<env>/application-<…>.yaml           platform, domain and product apps
+//! envs/<env>/<domain>/namespace-<domain>.yaml      the domain's namespace
+//! envs/<env>/<domain>/<product>/<kind>-<name>.yaml everything a product runs
+//! ```
+
+mod context;
+mod contract;
+mod crd;
+mod emit;
+mod templates;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+use crate::model::Environment;
+use crate::source::SourceFile;
+use crate::validate::Validated;
+pub use context::resource_name;
+pub use templates::{EMBEDDED, Scope};
+use templates::{Entry, Templates};
+
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Render only this environment (all when None).
+    pub env: Option<String>,
+    /// A directory of templates that replace or add to the built-in ones.
+    pub templates: Option<PathBuf>,
+}
+
+/// The files of the repository, by path relative to its root.
+#[derive(Debug)]
+pub struct Rendered {
+    pub files: BTreeMap<PathBuf, Vec<u8>>,
+    /// Environments left out by `--env`: files of theirs rendered before are not this
+    /// render's to remove.
+    pub skipped_envs: Vec<String>,
+}
+
+impl Rendered {
+    /// Whether a file of an earlier render is covered by this one (and so removed when this
+    /// one no longer produces it).
+    pub fn covers(&self, path: &Path) -> bool {
+        !self.skipped_envs.iter().any(|env| {
+            path.starts_with(Path::new("envs").join(env))
+                || path.starts_with(Path::new("argocd/apps").join(env))
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RenderError {
+    #[error("the mesh has no environment `{name}`")]
+    #[diagnostic(code(render::unknown_env), help("{help}"))]
+    UnknownEnv { name: String, help: String },
+
+    #[error("cannot read templates at {}", path.display())]
+    #[diagnostic(code(render::templates))]
+    Templates {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("template {name}: {message}")]
+    #[diagnostic(code(render::template), help("{help}"))]
+    Template {
+        name: String,
+        message: String,
+        help: String,
+    },
+
+    #[error("template {name} is not under platform/, mesh/, environment/, domain/ or product/")]
+    #[diagnostic(
+        code(render::template_scope),
+        help("the first directory says how often a template renders; start partials with `_`")
+    )]
+    Scope { name: String },
+
+    #[error("template {template} rendered {what}")]
+    #[diagnostic(code(render::output), help("{help}"))]
+    Output {
+        template: String,
+        what: String,
+        help: String,
+    },
+
+    #[error("{} is rendered twice: by {first} and by {second}", path.display())]
+    #[diagnostic(
+        code(render::duplicate),
+        help("two objects of one kind share a name in one directory; rename one of them")
+    )]
+    Duplicate {
+        path: PathBuf,
+        first: String,
+        second: String,
+    },
+}
+
+impl RenderError {
+    fn template(name: &str, error: &minijinja::Error) -> RenderError {
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(inner) = source {
+            message.push_str(&format!(": {inner}"));
+            source = inner.source();
+        }
+        let at = match (error.name(), error.line()) {
+            (Some(file), Some(line)) => format!("{file}:{line}"),
+            _ => name.to_owned(),
+        };
+        RenderError::Template {
+            name: at,
+            message,
+            help: "templates run with strict undefined: every name they use must be in the context (see cli/docs/templates.md)".into(),
+        }
+    }
+}
+
+/// One rendered object: the text of its file and where it goes.
+struct Object {
+    path: PathBuf,
+    text: String,
+    template: String,
+}
+
+pub fn render(validated: &Validated, options: &Options) -> Result<Rendered, RenderError> {
+    let templates = Templates::load(options.templates.as_deref())?;
+    let mesh = &validated.mesh.spec;
+    let envs: Vec<&Environment> = match &options.env {
+        None => mesh.spec.environments.iter().collect(),
+        Some(name) => {
+            let found = mesh.spec.environments.iter().find(|e| &e.name == name);
+            let Some(env) = found else {
+                let known: Vec<&str> = mesh
+                    .spec
+                    .environments
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect();
+                return Err(RenderError::UnknownEnv {
+                    name: name.clone(),
+                    help: format!("the mesh's environments are {}", known.join(", ")),
+                });
+            };
+            vec![env]
+        }
+    };
+    let skipped_envs = mesh
+        .spec
+        .environments
+        .iter()
+        .filter(|e| !envs.iter().any(|chosen| chosen.name == e.name))
+        .map(|e| e.name.clone())
+        .collect();
+
+    let mesh_context = context::mesh(mesh);
+    let env_contexts: Vec<Value> = envs.iter().map(|e| context::environment(e)).collect();
+    let domains: Vec<Value> = validated
+        .domains
+        .iter()
+        .map(|d| {
+            json!({
+                "name": d.spec.metadata.name,
+                "owner": d.spec.spec.owner,
+                "description": d.spec.spec.description,
+                "namespace": d.spec.metadata.name,
+            })
+        })
+        .collect();
+    let consumers = context::consumers(validated);
+
+    // What each template run sees and where its files go: the mesh-wide runs first, then one
+    // per environment, domain and product.
+    let mut jobs: Vec<(&Entry, PathBuf, Value)> = Vec::new();
+    let products_summary: Vec<Value> = validated
+        .products
+        .iter()
+        .map(|p| json!({ "name": p.spec.metadata.name, "domain": p.spec.metadata.domain }))
+        .collect();
+    for entry in &templates.entries {
+        match entry.scope {
+            Scope::Platform => jobs.push((
+                entry,
+                Path::new("platform").join(&entry.subdir),
+                json!({ "mesh": mesh_context, "crdSchema": crd::dataproduct_schema() }),
+            )),
+            Scope::Mesh => jobs.push((
+                entry,
+                Path::new("argocd").join(&entry.subdir),
+                json!({
+                    "mesh": mesh_context,
+                    "environments": env_contexts,
+                    "allEnvironments": mesh.spec.environments.iter().map(context::environment).collect::<Vec<_>>(),
+                    "domains": domains,
+                }),
+            )),
+            Scope::Environment => {
+                for env in &env_contexts {
+                    let name = env["name"].as_str().unwrap_or_default();
+                    jobs.push((
+                        entry,
+                        Path::new("argocd/apps").join(name).join(&entry.subdir),
+                        json!({
+                            "mesh": mesh_context,
+                            "env": env,
+                            "domains": domains,
+                            "products": products_summary,
+                        }),
+                    ));
+                }
+            }
+            Scope::Domain | Scope::Product => {}
+        }
+    }
+    let per_env = envs.iter().zip(&env_contexts);
+    for (env, env_context) in per_env {
+        let env_dir = Path::new("envs").join(&env.name);
+        for entry in templates
+            .entries
+            .iter()
+            .filter(|e| e.scope == Scope::Domain)
+        {
+            for domain in &domains {
+                let name = domain["name"].as_str().unwrap_or_default();
+                jobs.push((
+                    entry,
+                    env_dir.join(name).join(&entry.subdir),
+                    json!({ "mesh": mesh_context, "env": env_context, "domain": domain }),
+                ));
+            }
+        }
+    }
+    let product_entries: Vec<&Entry> = templates
+        .entries
+        .iter()
+        .filter(|e| e.scope == Scope::Product)
+        .collect();
+
+    let render_one = |entry: &Entry, dir: &Path, ctx: &Value| -> Result<Vec<Object>, RenderError> {
+        let template = templates
+            .env
+            .get_template(&entry.name)
+            .map_err(|e| RenderError::template(&entry.name, &e))?;
+        let text = template
+            .render(ctx)
+            .map_err(|e| RenderError::template(&entry.name, &e))?;
+        split(&entry.name, entry.custom, dir, &text)
+    };
+
+    let mut objects: Vec<Object> = Vec::new();
+    for (entry, dir, ctx) in &jobs {
+        objects.extend(render_one(entry, dir, ctx)?);
+    }
+    // Products are most of the work and independent of each other.
+    let work: Vec<(
+        &Environment,
+        &Value,
+        &crate::validate::Doc<crate::model::DataProduct>,
+    )> = envs
+        .iter()
+        .zip(&env_contexts)
+        .flat_map(|(env, ctx)| validated.products.iter().map(move |p| (*env, ctx, p)))
+        .collect();
+    let rendered: Vec<Vec<Object>> = work
+        .par_iter()
+        .map(|(env, env_context, doc)| {
+            let product = context::product(validated, doc, env, &consumers);
+            let meta = &doc.spec.metadata;
+            let dir = Path::new("envs")
+                .join(&env.name)
+                .join(&meta.domain)
+                .join(&meta.name);
+            let ctx = json!({ "mesh": mesh_context, "env": env_context, "product": product });
+            let mut out = Vec::new();
+            for entry in &product_entries {
+                out.extend(render_one(entry, &dir.join(&entry.subdir), &ctx)?);
+            }
+            Ok(out)
+        })
+        .collect::<Result<_, RenderError>>()?;
+    objects.extend(rendered.into_iter().flatten());
+
+    let mut files: BTreeMap<PathBuf, Vec<u8>> = BTreeMap::new();
+    let mut origin: BTreeMap<PathBuf, String> = BTreeMap::new();
+    for object in objects {
+        if let Some(first) = origin.get(&object.path) {
+            return Err(RenderError::Duplicate {
+                path: object.path,
+                first: first.clone(),
+                second: object.template,
+            });
+        }
+        origin.insert(object.path.clone(), object.template);
+        files.insert(object.path, object.text.into_bytes());
+    }
+    Ok(Rendered {
+        files,
+        skipped_envs,
+    })
+}
+
+/// Cuts a template's output into its YAML documents and names each one's file after its
+/// kind and name. Built-in templates are known to write `kind:` and `metadata.name` in block
+/// style, so a line scan finds them; a user's template is parsed as YAML, which also catches
+/// output that is not YAML at all.
+fn split(template: &str, custom: bool, dir: &Path, text: &str) -> Result<Vec<Object>, RenderError> {
+    let mut objects = Vec::new();
+    for (index, document) in documents(text).into_iter().enumerate() {
+        let (kind, name) = if custom {
+            identify_parsed(template, index, document)?
+        } else {
+            identify(document).ok_or_else(|| RenderError::Output {
+                template: template.to_owned(),
+                what: format!(
+                    "document {} without a top-level `kind:` and `metadata.name:`",
+                    index + 1
+                ),
+                help: "every rendered document is one Kubernetes object".into(),
+            })?
+        };
+        let file = format!("{}-{}.yaml", kind.to_ascii_lowercase(), name);
+        let mut body = document.trim_end().to_owned();
+        body.push('\n');
+        objects.push(Object {
+            path: dir.join(file),
+            text: body,
+            template: template.to_owned(),
+        });
+    }
+    Ok(objects)
+}
+
+/// The documents of a YAML stream that hold more than blank lines and comments.
+fn documents(text: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut start = 0;
+    for (offset, line) in line_offsets(text) {
+        if line.trim_end() == "---" {
+            found.push(&text[start..offset]);
+            start = offset + line.len();
+        }
+    }
+    found.push(&text[start..]);
+    found
+        .into_iter()
+        .map(|d| d.trim_start_matches('\n'))
+        .filter(|d| {
+            d.lines()
+                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        })
+        .collect()
+}
+
+/// Each line with the offset it starts at (the line includes its newline).
+fn line_offsets(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut offset = 0;
+    text.split_inclusive('\n').map(move |line| {
+        let at = offset;
+        offset += line.len();
+        (at, line)
+    })
+}
+
+fn identify(document: &str) -> Option<(String, String)> {
+    let mut kind = None;
+    let mut name = None;
+    let mut in_metadata = false;
+    for line in document.lines() {
+        if let Some(value) = line.strip_prefix("kind:") {
+            kind = Some(scalar(value));
+            in_metadata = false;
+        } else if line.starts_with("metadata:") {
+            in_metadata = true;
+        } else if !line.starts_with(' ') && !line.trim().is_empty() {
+            in_metadata = false;
+        } else if in_metadata
+            && name.is_none()
+            && let Some(value) = line.strip_prefix("  name:")
+        {
+            name = Some(scalar(value));
+        }
+    }
+    Some((kind?, name?)).filter(|(k, n)| safe(k) && safe(n))
+}
+
+fn scalar(text: &str) -> String {
+    let text = text.split(" #").next().unwrap_or_default().trim();
+    text.trim_matches(|c| c == '"' || c == '\'').to_owned()
+}
+
+/// Names that can be part of a file name as they are.
+fn safe(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 253
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && !text.starts_with('.')
+}
+
+fn identify_parsed(
+    template: &str,
+    index: usize,
+    document: &str,
+) -> Result<(String, String), RenderError> {
+    let file = SourceFile::new(PathBuf::from(template), document);
+    let fail = |what: String| RenderError::Output {
+        template: template.to_owned(),
+        what,
+        help:
+            "render the template alone and check its YAML (every document is one Kubernetes object)"
+                .into(),
+    };
+    let parsed: Vec<Value> = crate::load::yaml::parse(&file, crate::load::Limits::default())
+        .map_err(|e| {
+            let at = file.line_col(e.span.start);
+            fail(format!(
+                "document {} that is not valid YAML (line {}, column {} of that document): {:?}",
+                index + 1,
+                at.line,
+                at.column,
+                e.kind
+            ))
+        })?;
+    let object = parsed
+        .first()
+        .ok_or_else(|| fail(format!("an empty document {}", index + 1)))?;
+    let kind = object.get("kind").and_then(Value::as_str);
+    let name = object.pointer("/metadata/name").and_then(Value::as_str);
+    match (kind, name) {
+        (Some(kind), Some(name)) if safe(kind) && safe(name) => {
+            Ok((kind.to_owned(), name.to_owned()))
+        }
+        _ => Err(fail(format!(
+            "document {} without a string `kind` and `metadata.name` (DNS names only)",
+            index + 1
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_cut_at_separators_and_blank_ones_dropped() {
+        let text = "---\n# a comment\n---\nkind: A\nmetadata:\n  name: a\n---\n\nkind: B\nmetadata:\n  labels:\n    name: no\n  name: b\n";
+        let docs = documents(text);
+        assert_eq!(docs.len(), 2);
+        assert_eq!(identify(docs[0]), Some(("A".into(), "a".into())));
+        assert_eq!(identify(docs[1]), Some(("B".into(), "b".into())));
+    }
+
+    #[test]
+    fn names_that_could_leave_the_directory_are_refused() {
+        assert_eq!(identify("kind: A\nmetadata:\n  name: ../x\n"), None);
+        assert!(identify_parsed("t", 0, "kind: A\nmetadata: {name: ../x}\n").is_err());
+        assert_eq!(
+            identify_parsed("t", 0, "{kind: A, metadata: {name: x}}").unwrap(),
+            ("A".into(), "x".into())
+        );
+    }
+}
