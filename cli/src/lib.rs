@@ -2,6 +2,7 @@
 //! and report what is wrong. The binary in `main.rs` only parses arguments and prints.
 
 pub mod diagnostic;
+pub mod graph;
 pub mod load;
 pub mod model;
 pub mod render;

@@ -60,6 +60,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
     },
+    /// Print the lineage: ports between products and the flow DAG inside each.
+    Graph {
+        /// The mesh: files or directories of spec files.
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+        /// mermaid (a flowchart for Markdown) or dot (for Graphviz).
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+        /// When to colour diagnostics (auto: when stderr is a terminal and NO_COLOR is unset).
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
     /// Write a small mesh that `dappctl validate` accepts.
     Init {
         /// Where to write it (created if missing).
@@ -74,6 +86,12 @@ enum OutputFormat {
     Json,
     Sarif,
     Github,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Mermaid,
+    Dot,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -123,6 +141,11 @@ fn main() -> ExitCode {
         } => validate(&paths, format, strict, color),
         Command::Schema { kind, out } => schema(kind.map(Kind::from), out),
         Command::Init { dir } => init(&dir),
+        Command::Graph {
+            paths,
+            format,
+            color,
+        } => graph(&paths, format, color),
         Command::Render {
             paths,
             out,
@@ -222,6 +245,21 @@ fn render(
             "cannot write into `{}`: {e}",
             out.display()
         )),
+    }
+}
+
+fn graph(paths: &[PathBuf], format: GraphFormat, color: Color) -> u8 {
+    let validated = match validated(paths, color) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let format = match format {
+        GraphFormat::Mermaid => dappctl::graph::Format::Mermaid,
+        GraphFormat::Dot => dappctl::graph::Format::Dot,
+    };
+    match print(&dappctl::graph::graph(&validated, format)) {
+        Ok(()) => VALID,
+        Err(code) => code,
     }
 }
 

@@ -6,6 +6,7 @@ mod cli {
     mod commands;
     mod formats;
     mod fuzz;
+    mod graph;
     mod hostile;
     mod rules;
 }

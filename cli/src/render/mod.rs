@@ -247,20 +247,25 @@ pub fn render(validated: &Validated, options: &Options) -> Result<Rendered, Rend
         .filter(|e| e.scope == Scope::Product)
         .collect();
 
-    let render_one = |entry: &Entry, dir: &Path, ctx: &Value| -> Result<Vec<Object>, RenderError> {
-        let template = templates
-            .env
-            .get_template(&entry.name)
-            .map_err(|e| RenderError::template(&entry.name, &e))?;
-        let text = template
-            .render(ctx)
-            .map_err(|e| RenderError::template(&entry.name, &e))?;
-        split(&entry.name, entry.custom, dir, &text)
-    };
+    let render_one =
+        |entry: &Entry, dir: &Path, ctx: &minijinja::Value| -> Result<Vec<Object>, RenderError> {
+            let template = templates
+                .env
+                .get_template(&entry.name)
+                .map_err(|e| RenderError::template(&entry.name, &e))?;
+            let text = template
+                .render(ctx)
+                .map_err(|e| RenderError::template(&entry.name, &e))?;
+            split(&entry.name, entry.custom, dir, &text)
+        };
 
     let mut objects: Vec<Object> = Vec::new();
     for (entry, dir, ctx) in &jobs {
-        objects.extend(render_one(entry, dir, ctx)?);
+        objects.extend(render_one(
+            entry,
+            dir,
+            &minijinja::Value::from_serialize(ctx),
+        )?);
     }
     // Products are most of the work and independent of each other.
     let work: Vec<(
@@ -281,7 +286,10 @@ pub fn render(validated: &Validated, options: &Options) -> Result<Rendered, Rend
                 .join(&env.name)
                 .join(&meta.domain)
                 .join(&meta.name);
-            let ctx = json!({ "mesh": mesh_context, "env": env_context, "product": product });
+            // Converted once: templates would otherwise each convert the whole context again.
+            let ctx = minijinja::Value::from_serialize(
+                json!({ "mesh": mesh_context, "env": env_context, "product": product }),
+            );
             let mut out = Vec::new();
             for entry in &product_entries {
                 out.extend(render_one(entry, &dir.join(&entry.subdir), &ctx)?);
