@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the project: formatting, lints, unit and integration tests.
+# Runs every test of the project: formatting, lints, unit and integration tests, and the
+# manifest oracles on the rendered examples.
 # It installs what the tests need itself, so it works on a bare machine with a Rust toolchain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,3 +23,16 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+
+# The rendered examples against two independent oracles (tests/oracles/README.md), for every
+# Kubernetes release the example mesh targets. The oracles live in a venv this installs.
+if ! python3 -m venv --help >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
+  fi
+fi
+echo "== oracles: kubernetes-validate and checkov on the rendered examples"
+rendered=target/rendered-examples
+cargo run --quiet --locked -p dappctl -- render examples --out "$rendered"
+mapfile -t versions < <(sed -n 's/^ *kubernetesVersion: *"\{0,1\}\([0-9.]*\)"\{0,1\}.*/\1/p' examples/mesh.yaml | sort -u)
+bash tests/oracles/check.sh "$rendered" "${versions[@]}"

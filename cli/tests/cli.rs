@@ -8,5 +8,6 @@ mod cli {
     mod fuzz;
     mod graph;
     mod hostile;
+    mod render;
     mod rules;
 }

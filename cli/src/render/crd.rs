@@ -100,6 +100,11 @@ fn structural(document: &Value, node: &Value, depth: usize) -> Value {
         (None, Some(Value::Number(_))) => Some("number".into()),
         (None, Some(Value::Bool(_))) => Some("boolean".into()),
         (None, None) if object.contains_key("properties") => Some("object".into()),
+        (None, None) => object
+            .get("enum")
+            .and_then(Value::as_array)
+            .and_then(|values| enum_type(values))
+            .map(str::to_owned),
         _ => None,
     };
     let Some(type_name) = type_name else {
@@ -143,6 +148,22 @@ fn structural(document: &Value, node: &Value, depth: usize) -> Value {
         out.insert("items".into(), structural(document, items, depth + 1));
     }
     Value::Object(out)
+}
+
+/// The one JSON type every value of an `enum` has, if they share one.
+fn enum_type(values: &[Value]) -> Option<&'static str> {
+    let type_of = |v: &Value| match v {
+        Value::String(_) => Some("string"),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some("integer"),
+        Value::Number(_) => Some("number"),
+        Value::Bool(_) => Some("boolean"),
+        _ => None,
+    };
+    let first = type_of(values.first()?)?;
+    values
+        .iter()
+        .all(|v| type_of(v) == Some(first))
+        .then_some(first)
 }
 
 #[cfg(test)]

@@ -125,8 +125,13 @@ impl Templates {
         });
         let mut entries = Vec::new();
         for (name, (text, custom)) in sources {
-            if let Some(entry) = entry(&name, custom) {
-                entries.push(entry);
+            match entry(&name, custom) {
+                Some(entry) => entries.push(entry),
+                // A user's file that would render but has no scope: a misplaced template.
+                None if custom && renders(&name) => {
+                    return Err(RenderError::Scope { name });
+                }
+                None => {}
             }
             env.add_template_owned(name.clone(), text)
                 .map_err(|e| RenderError::template(&name, &e))?;
@@ -136,12 +141,17 @@ impl Templates {
     }
 }
 
+/// Whether a template renders files of its own (a partial's name starts with `_`).
+fn renders(name: &str) -> bool {
+    let file = name.rsplit('/').next().unwrap_or(name);
+    !file.starts_with('_') && file.ends_with(".yaml.j2")
+}
+
 fn entry(name: &str, custom: bool) -> Option<Entry> {
-    let path = Path::new(name);
-    let file = path.file_name()?.to_str()?;
-    if file.starts_with('_') || !file.ends_with(".yaml.j2") {
+    if !renders(name) {
         return None;
     }
+    let path = Path::new(name);
     let mut parts = path.parent()?.components();
     let scope = Scope::from_dir(parts.next()?.as_os_str().to_str()?)?;
     Some(Entry {

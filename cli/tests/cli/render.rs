@@ -1,0 +1,548 @@
+//! `dappctl render` through the real binary: the rendered examples (snapshots, and checked
+//! against the CRD schemas of what they create), re-render and pruning, errors, and the
+//! template override point.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use dappctl::load::{Limits, yaml};
+use dappctl::source::SourceFile;
+use serde_json::Value;
+
+use super::harness::{TempDir, assert_exit, repo_root, run};
+
+fn examples() -> PathBuf {
+    repo_root().join("examples")
+}
+
+fn render(mesh: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "render",
+        mesh.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args, &repo_root())
+}
+
+/// Every file below `dir` (but the ownership record), by relative path.
+fn tree(dir: &Path) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                if relative != ".dappctl-owned" {
+                    found.insert(relative, std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+    }
+    found
+}
+
+fn parse(name: &str, text: &str) -> Value {
+    let file = SourceFile::new(name.into(), text);
+    let mut docs: Vec<Value> = yaml::parse(&file, Limits::default()).expect(name);
+    assert_eq!(docs.len(), 1, "{name} holds one object");
+    docs.remove(0)
+}
+
+fn rendered_examples() -> (TempDir, BTreeMap<String, String>) {
+    let out = TempDir::new("render-examples");
+    let result = render(&examples(), out.path(), &[]);
+    assert_exit(&result, 0);
+    let files = tree(out.path());
+    (out, files)
+}
+
+#[test]
+fn rendered_examples_match_the_snapshots() {
+    let (_out, files) = rendered_examples();
+    // One snapshot per directory keeps a change to one product in one reviewable file.
+    let mut by_dir: BTreeMap<String, String> = BTreeMap::new();
+    for (path, text) in &files {
+        let dir = Path::new(path)
+            .parent()
+            .unwrap()
+            .to_string_lossy()
+            .replace('/', "__");
+        let entry = by_dir.entry(dir).or_default();
+        entry.push_str(&format!("# ---- {path}\n{text}"));
+    }
+    for (dir, text) in by_dir {
+        insta::assert_snapshot!(dir, text);
+    }
+}
+
+#[test]
+fn every_object_carries_the_labels_namespace_and_hardening() {
+    let (_out, files) = rendered_examples();
+    let cluster_scoped = [
+        "Namespace",
+        "CustomResourceDefinition",
+        "ClusterRole",
+        "ClusterRoleBinding",
+    ];
+    let mut workloads = 0;
+    for (path, text) in &files {
+        let object = parse(path, text);
+        let kind = object["kind"].as_str().unwrap();
+        let labels = &object["metadata"]["labels"];
+        let product_object = path.starts_with("envs/") && path.matches('/').count() == 4;
+        if !path.starts_with("platform/argocd/") {
+            for key in [
+                "name",
+                "instance",
+                "version",
+                "component",
+                "part-of",
+                "managed-by",
+            ] {
+                let key = format!("app.kubernetes.io/{key}");
+                assert!(labels.get(&key).is_some(), "{path}: no label {key}");
+            }
+            assert_eq!(labels["app.kubernetes.io/managed-by"], "dappctl", "{path}");
+        }
+        if product_object {
+            assert!(labels.get("dappmesh.io/domain").is_some(), "{path}");
+            assert!(labels.get("dappmesh.io/product").is_some(), "{path}");
+            assert!(
+                object["metadata"]["annotations"]
+                    .get("argocd.argoproj.io/sync-wave")
+                    .is_some(),
+                "{path}: no sync wave"
+            );
+        }
+        if !cluster_scoped.contains(&kind) {
+            assert!(
+                object["metadata"]["namespace"].is_string(),
+                "{path}: no explicit namespace"
+            );
+        }
+        let pod = match kind {
+            "Deployment" | "StatefulSet" | "Job" => &object["spec"]["template"]["spec"],
+            "CronJob" => &object["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+            _ => continue,
+        };
+        workloads += 1;
+        let security = &pod["securityContext"];
+        assert_eq!(security["runAsNonRoot"], true, "{path}");
+        assert_eq!(
+            security["seccompProfile"]["type"], "RuntimeDefault",
+            "{path}"
+        );
+        let needs_token = path.ends_with("deployment-operator.yaml");
+        assert_eq!(pod["automountServiceAccountToken"], needs_token, "{path}");
+        let containers = pod["containers"].as_array().unwrap().iter();
+        let init = pod["initContainers"].as_array().into_iter().flatten();
+        for container in containers.chain(init) {
+            let c = &container["securityContext"];
+            let name = container["name"].as_str().unwrap();
+            assert_eq!(c["allowPrivilegeEscalation"], false, "{path} {name}");
+            assert_eq!(c["readOnlyRootFilesystem"], true, "{path} {name}");
+            assert_eq!(c["capabilities"]["drop"][0], "ALL", "{path} {name}");
+            for field in ["cpu", "memory"] {
+                assert!(
+                    container["resources"]["requests"][field].is_string(),
+                    "{path} {name}"
+                );
+                assert!(
+                    container["resources"]["limits"][field].is_string(),
+                    "{path} {name}"
+                );
+            }
+            let image = container["image"].as_str().unwrap();
+            assert!(
+                image.contains(':') && !image.ends_with(":latest"),
+                "{path}: {image}"
+            );
+            let long_running = matches!(kind, "Deployment" | "StatefulSet");
+            let main = pod["containers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["name"] == container["name"]);
+            if long_running && main {
+                assert!(container["livenessProbe"].is_object(), "{path} {name}");
+                assert!(container["readinessProbe"].is_object(), "{path} {name}");
+            }
+        }
+    }
+    assert!(workloads > 20, "only {workloads} workloads were checked");
+}
+
+#[test]
+fn widgets_heartbeat_as_a_native_sidecar_and_workflows_carry_retries_and_timeouts() {
+    let (_out, files) = rendered_examples();
+    let widget = parse(
+        "widget",
+        &files["envs/dev/sales/sales-orders/deployment-sales-orders-revenue-chart.yaml"],
+    );
+    let sidecar = &widget["spec"]["template"]["spec"]["initContainers"][0];
+    assert_eq!(sidecar["restartPolicy"], "Always");
+    let body: Value = serde_json::from_str(
+        sidecar["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "BODY")
+            .unwrap()["value"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        body["webComponent"]["element"]["tag"],
+        "sales-revenue-chart"
+    );
+    assert_eq!(
+        body["webComponent"]["componentId"],
+        "<sales-revenue-chart currency=\"EUR\"></sales-revenue-chart>"
+    );
+
+    let cron = parse(
+        "cron",
+        &files["envs/prod/sales/sales-orders/cronjob-sales-orders-nightly-revenue.yaml"],
+    );
+    assert_eq!(cron["spec"]["schedule"], "0 2 * * *");
+    let job = &cron["spec"]["jobTemplate"]["spec"];
+    assert_eq!(job["backoffLimit"], 3);
+    assert_eq!(job["activeDeadlineSeconds"], 3600);
+
+    // prod overrides the storage class and the replicas of stream pipelines.
+    let stream = parse(
+        "stream",
+        &files["envs/prod/sales/sales-orders/deployment-sales-orders-orders-stream.yaml"],
+    );
+    assert_eq!(stream["spec"]["replicas"], 2);
+    let store = parse(
+        "store",
+        &files["envs/prod/sales/sales-orders/statefulset-sales-orders-warehouse.yaml"],
+    );
+    assert_eq!(
+        store["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"],
+        "fast-ssd"
+    );
+}
+
+#[test]
+fn network_policies_follow_the_declared_ports() {
+    let (_out, files) = rendered_examples();
+    // crm/customers serves customers-sql; sales-orders and customer-360 declare input ports on
+    // it, and only they may connect.
+    let ingress = parse(
+        "ingress",
+        &files["envs/dev/crm/customers/networkpolicy-customers-customers-sql-consumers.yaml"],
+    );
+    let from: Vec<String> = ingress["spec"]["ingress"][0]["from"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|peer| {
+            format!(
+                "{}/{}",
+                peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                    .as_str()
+                    .unwrap(),
+                peer["podSelector"]["matchLabels"]["dappmesh.io/product"]
+                    .as_str()
+                    .unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(from, ["crm/customer-360", "sales/sales-orders"]);
+    assert_eq!(ingress["spec"]["ingress"][0]["ports"][0]["port"], 5432);
+
+    let egress = parse(
+        "egress",
+        &files["envs/dev/sales/sales-orders/networkpolicy-sales-orders-egress.yaml"],
+    );
+    let to_customers = egress["spec"]["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|rule| {
+            rule["to"][0]["podSelector"]["matchLabels"]["dappmesh.io/product"] == "customers"
+        })
+        .expect("sales-orders may reach the port it consumes");
+    assert_eq!(to_customers["ports"][0]["port"], 5432);
+
+    let deny = parse(
+        "deny",
+        &files["envs/dev/sales/sales-orders/networkpolicy-sales-orders-default-deny.yaml"],
+    );
+    assert_eq!(
+        deny["spec"]["policyTypes"],
+        serde_json::json!(["Ingress", "Egress"])
+    );
+    assert!(deny["spec"].get("ingress").is_none() && deny["spec"].get("egress").is_none());
+}
+
+/// The `openAPIV3Schema` of a CRD file, as a validator (Kubernetes extensions are ignored).
+fn crd_validator(text: &str, name: &str) -> jsonschema::Validator {
+    let crd = parse(name, text);
+    let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .build(schema)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn argo_cd_and_data_product_objects_validate_against_their_crds() {
+    let (_out, files) = rendered_examples();
+    let shared = repo_root().join("../shared/data/schemas");
+    let mut validators: BTreeMap<&str, jsonschema::Validator> = BTreeMap::new();
+    for (kind, file) in [
+        ("Application", "argocd-application-crd.yaml"),
+        ("AppProject", "argocd-appproject-crd.yaml"),
+    ] {
+        let text = std::fs::read_to_string(shared.join(file)).expect(file);
+        validators.insert(kind, crd_validator(&text, file));
+    }
+    let crd = files
+        .get("platform/customresourcedefinition-dataproducts.dappmesh.io.yaml")
+        .expect("the DataProduct CRD is rendered");
+    validators.insert("DataProduct", crd_validator(crd, "DataProduct CRD"));
+
+    let mut checked: BTreeMap<&str, usize> = BTreeMap::new();
+    for (path, text) in &files {
+        let object = parse(path, text);
+        let kind = object["kind"].as_str().unwrap();
+        let Some((kind, validator)) = validators.get_key_value(kind) else {
+            continue;
+        };
+        let errors: Vec<String> = validator
+            .iter_errors(&object)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{path}:\n{}", errors.join("\n"));
+        *checked.entry(kind).or_default() += 1;
+    }
+    assert_eq!(checked.get("DataProduct"), Some(&14));
+    assert_eq!(checked.get("AppProject"), Some(&6));
+    assert!(checked.get("Application").copied().unwrap_or(0) >= 28);
+
+    // The CRD schema must catch what validate catches at the schema level.
+    let dp = validators.get("DataProduct").unwrap();
+    let mut broken = parse(
+        "dp",
+        &files["envs/dev/sales/sales-orders/dataproduct-sales-orders.yaml"],
+    );
+    broken["spec"]["storage"][0]["engine"] = "oracle".into();
+    assert!(
+        !dp.is_valid(&broken),
+        "an unknown engine passes the CRD schema"
+    );
+}
+
+#[test]
+fn contracts_are_odcs_documents() {
+    let (_out, files) = rendered_examples();
+    let path = repo_root().join("../shared/data/schemas/odcs-json-schema-v3.1.0.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let mut contracts = 0;
+    for (path, text) in files.iter().filter(|(p, _)| p.ends_with("-contract.yaml")) {
+        let map = parse(path, text);
+        let contract: Value = serde_json::from_str(map["data"]["odcs.json"].as_str().unwrap())
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let errors: Vec<String> = validator
+            .iter_errors(&contract)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{path}:\n{}", errors.join("\n"));
+        contracts += 1;
+    }
+    assert_eq!(
+        contracts, 16,
+        "one contract per output port and environment"
+    );
+    let orders = parse(
+        "orders",
+        &files["envs/dev/sales/sales-orders/configmap-sales-orders-orders-sql-contract.yaml"],
+    );
+    let contract: Value =
+        serde_json::from_str(orders["data"]["odcs.json"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        contract["id"],
+        "urn:dpds:acme:dataproducts:sales-orders:2:outputports:orders-sql"
+    );
+    let order_id = &contract["schema"][0]["properties"][0];
+    assert_eq!(order_id["name"], "order_id");
+    assert_eq!(order_id["quality"][0]["metric"], "duplicateValues");
+    assert_eq!(contract["schema"][0]["quality"][0]["metric"], "rowCount");
+}
+
+#[test]
+fn rendering_is_deterministic_and_a_second_render_writes_nothing() {
+    let (first, files) = rendered_examples();
+    let again = TempDir::new("render-again");
+    assert_exit(&render(&examples(), again.path(), &[]), 0);
+    assert!(tree(again.path()) == files, "two renders differ");
+
+    let out = render(&examples(), first.path(), &[]);
+    assert_exit(&out, 0);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        summary.contains("0 written") && summary.contains("0 removed"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_re_render_prunes_what_it_owned_and_nothing_else() {
+    let mesh = TempDir::new("render-prune-mesh");
+    for entry in ["mesh.yaml", "domains.yaml"] {
+        std::fs::copy(examples().join(entry), mesh.path().join(entry)).unwrap();
+    }
+    std::fs::create_dir(mesh.path().join("products")).unwrap();
+    for entry in std::fs::read_dir(examples().join("products")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(
+            &path,
+            mesh.path().join("products").join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    let out = TempDir::new("render-prune-out");
+    assert_exit(&render(mesh.path(), out.path(), &[]), 0);
+    let foreign = out.write(
+        "envs/dev/finance/revenue-forecast/NOTES.md",
+        "ours, not dappctl's",
+    );
+
+    // finance/revenue-forecast consumes nothing anyone else depends on: drop it.
+    std::fs::remove_file(mesh.path().join("products/finance-revenue-forecast.yaml")).unwrap();
+    let result = render(mesh.path(), out.path(), &[]);
+    assert_exit(&result, 0);
+    let files = tree(out.path());
+    assert!(
+        !files
+            .keys()
+            .any(|p| p.contains("revenue-forecast/") && !p.ends_with("NOTES.md")),
+        "files of the removed product remain"
+    );
+    assert!(!files.contains_key("argocd/apps/dev/application-dev-finance-revenue-forecast.yaml"));
+    assert_eq!(
+        std::fs::read_to_string(foreign).unwrap(),
+        "ours, not dappctl's"
+    );
+
+    // One environment at a time leaves the other's files as they are.
+    let before = tree(out.path());
+    let mesh_file = mesh.path().join("mesh.yaml");
+    let text = std::fs::read_to_string(&mesh_file).unwrap();
+    std::fs::write(&mesh_file, text.replace("replicas: 2", "replicas: 3")).unwrap();
+    assert_exit(&render(mesh.path(), out.path(), &["--env", "dev"]), 0);
+    assert_eq!(
+        tree(out.path()),
+        before,
+        "prod changed although only dev was rendered"
+    );
+    assert_exit(&render(mesh.path(), out.path(), &["--env", "prod"]), 0);
+    let stream = "envs/prod/sales/sales-orders/deployment-sales-orders-orders-stream.yaml";
+    assert!(tree(out.path())[stream].contains("replicas: 3"));
+}
+
+#[test]
+fn an_invalid_mesh_or_an_unknown_environment_writes_nothing() {
+    let dir = TempDir::new("render-invalid");
+    std::fs::copy(examples().join("mesh.yaml"), dir.path().join("mesh.yaml")).unwrap();
+    dir.write(
+        "domains.yaml",
+        "apiVersion: dappmesh.io/v1alpha1\nkind: Domain\nmetadata: {name: sales}\nspec: {ownr: x}\n",
+    );
+    let out = dir.path().join("out");
+    let result = render(dir.path(), &out, &[]);
+    assert_exit(&result, 1);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("domains.yaml:4:"), "{stderr}");
+    assert!(!out.exists(), "an invalid mesh left output behind");
+
+    let result = render(&examples(), &out, &["--env", "staging"]);
+    assert_exit(&result, 2);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("no environment `staging`") && stderr.contains("dev, prod"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn templates_from_a_directory_replace_and_add_to_the_built_in_ones() {
+    let templates = TempDir::new("render-templates");
+    templates.write(
+        "product/storage/_s3.yaml.j2",
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ s.resourceName }}-custom\n  namespace: {{ product.namespace }}\ndata:\n  bucket: {{ s.bucket | tojson }}\n",
+    );
+    templates.write(
+        "domain/quota.yaml.j2",
+        "{apiVersion: v1, kind: ResourceQuota, metadata: {name: {{ domain.name }}-quota, namespace: {{ domain.namespace }}}, spec: {hard: {pods: \"50\"}}}\n",
+    );
+    let out = TempDir::new("render-templates-out");
+    let result = render(
+        &examples(),
+        out.path(),
+        &["--templates", templates.path().to_str().unwrap()],
+    );
+    assert_exit(&result, 0);
+    let files = tree(out.path());
+    assert!(
+        files.contains_key("envs/dev/sales/sales-orders/configmap-sales-orders-lake-custom.yaml")
+    );
+    assert!(!files.contains_key("envs/dev/sales/sales-orders/configmap-sales-orders-lake.yaml"));
+    assert!(files.contains_key("envs/prod/crm/resourcequota-crm-quota.yaml"));
+}
+
+#[test]
+fn template_mistakes_are_reported_with_the_template_and_line() {
+    let cases = [
+        (
+            "product/serviceaccount.yaml.j2",
+            "kind: ServiceAccount\nmetadata:\n  name: {{ product.nmae }}\n",
+            "product/serviceaccount.yaml.j2:3",
+        ),
+        (
+            "product/extra.yaml.j2",
+            "kind: [unclosed\n",
+            "not valid YAML",
+        ),
+        (
+            "product/extra.yaml.j2",
+            "kind: ConfigMap\nmetadata:\n  name: ../../escape\n",
+            "metadata.name",
+        ),
+        (
+            "product/broken.yaml.j2",
+            "{% if %}",
+            "product/broken.yaml.j2",
+        ),
+        ("elsewhere/x.yaml.j2", "kind: A\n", "not under platform/"),
+    ];
+    for (name, text, expected) in cases {
+        let templates = TempDir::new("render-bad-template");
+        templates.write(name, text);
+        let out = templates.path().join("out");
+        let result = render(
+            &examples(),
+            &out,
+            &["--templates", templates.path().to_str().unwrap()],
+        );
+        assert_exit(&result, 2);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+        assert!(!out.exists(), "{name}: output written despite the error");
+    }
+}
