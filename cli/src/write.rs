@@ -7,6 +7,8 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 
+use rayon::prelude::*;
+
 /// Replaces one file, flushed to disk before the rename.
 pub fn atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     replace(path, contents, true)
@@ -43,8 +45,9 @@ fn replace(path: &Path, contents: &[u8], durable: bool) -> io::Result<()> {
     result
 }
 
-/// The record, inside an output directory, of the files dappctl wrote there: one relative
-/// path per line, sorted. Files not listed are someone else's and are never touched.
+/// The record, inside an output directory, of the files dappctl wrote there: one line per
+/// file, sorted, `path<TAB>fingerprint`. Files not listed are someone else's and are never
+/// touched.
 pub const OWNED: &str = ".dappctl-owned";
 
 /// What [`sync`] did.
@@ -56,6 +59,47 @@ pub struct Synced {
     pub unchanged: usize,
     /// Files dappctl wrote before that are no longer wanted.
     pub removed: Vec<PathBuf>,
+}
+
+/// What the record remembers of a file it wrote: a hash of the content and the size and
+/// modification time the file had then. When all three still hold, the file is as dappctl
+/// left it and is not read again; a hand edit changes the time, and the file is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    hash: u64,
+    len: u64,
+    modified: u128,
+}
+
+impl Fingerprint {
+    fn parse(text: &str) -> Option<Fingerprint> {
+        let mut parts = text.split(':');
+        let fingerprint = Fingerprint {
+            hash: u64::from_str_radix(parts.next()?, 16).ok()?,
+            len: parts.next()?.parse().ok()?,
+            modified: parts.next()?.parse().ok()?,
+        };
+        parts.next().is_none().then_some(fingerprint)
+    }
+
+    fn of(hash: u64, metadata: &fs::Metadata) -> Option<Fingerprint> {
+        Some(Fingerprint {
+            hash,
+            len: metadata.len(),
+            modified: modified(metadata)?,
+        })
+    }
+}
+
+fn modified(metadata: &fs::Metadata) -> Option<u128> {
+    let time = metadata.modified().ok()?;
+    Some(time.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos())
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}:{}:{}", self.hash, self.len, self.modified)
+    }
 }
 
 /// Makes `dir` hold `files` (relative paths → content): writes only what differs, removes the
@@ -77,30 +121,69 @@ pub fn sync(
         ));
     }
     let record = dir.join(OWNED);
-    let before: BTreeSet<PathBuf> = match fs::read_to_string(&record) {
+    let before: BTreeMap<PathBuf, Option<Fingerprint>> = match fs::read_to_string(&record) {
         Ok(text) => text
             .lines()
-            .map(PathBuf::from)
-            .filter(|p| inside(p))
+            .map(|line| match line.split_once('\t') {
+                Some((path, print)) => (PathBuf::from(path), Fingerprint::parse(print)),
+                None => (PathBuf::from(line), None),
+            })
+            .filter(|(p, _)| inside(p))
             .collect(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => BTreeSet::new(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => BTreeMap::new(),
         Err(e) => return Err(e),
     };
+
+    // Directories first, once each; then the files, in parallel (thousands of small files:
+    // the kernel's work per file dominates, and two cores halve it).
+    let parents: BTreeSet<&Path> = files.keys().filter_map(|p| p.parent()).collect();
+    for parent in parents {
+        fs::create_dir_all(dir.join(parent))?;
+    }
+    let outcomes: Vec<(&PathBuf, Option<Fingerprint>, bool)> = files
+        .par_iter()
+        .map(|(relative, contents)| {
+            let path = dir.join(relative);
+            let recorded = before.get(relative).copied().flatten();
+            let current = fs::metadata(&path).ok();
+            let hash = xxhash_rust::xxh3::xxh3_64(contents);
+            let same = match (&current, recorded) {
+                (Some(meta), Some(print))
+                    if meta.len() == print.len && modified(meta) == Some(print.modified) =>
+                {
+                    print.hash == hash
+                }
+                (Some(meta), _) if meta.len() == contents.len() as u64 => {
+                    fs::read(&path).is_ok_and(|now| &now == contents)
+                }
+                _ => false,
+            };
+            if !same {
+                replace(&path, contents, false)?;
+            }
+            let meta = if same {
+                current
+            } else {
+                fs::metadata(&path).ok()
+            };
+            let print = meta.and_then(|m| Fingerprint::of(hash, &m));
+            Ok((relative, print, !same))
+        })
+        .collect::<io::Result<_>>()?;
+
     let mut synced = Synced::default();
-    for (relative, contents) in files {
-        let path = dir.join(relative);
-        if fs::read(&path).is_ok_and(|current| &current == contents) {
-            synced.unchanged += 1;
+    for (relative, _, written) in &outcomes {
+        if *written {
+            synced.written.push((*relative).clone());
         } else {
-            replace(&path, contents, false)?;
-            synced.written.push(relative.clone());
+            synced.unchanged += 1;
         }
     }
-    let (stale, kept): (Vec<&PathBuf>, Vec<&PathBuf>) = before
+    let (stale, kept): (Vec<_>, Vec<_>) = before
         .iter()
-        .filter(|p| !files.contains_key(*p))
-        .partition(|p| covers(p));
-    for stale in stale {
+        .filter(|(p, _)| !files.contains_key(*p))
+        .partition(|(p, _)| covers(p));
+    for (stale, _) in stale {
         match fs::remove_file(dir.join(stale)) {
             Ok(()) => synced.removed.push(stale.clone()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -117,9 +200,21 @@ pub fn sync(
             }
         }
     }
-    let owned: BTreeSet<&PathBuf> = files.keys().chain(kept).collect();
-    let listing: String = owned.iter().map(|p| format!("{}\n", p.display())).collect();
-    replace(&record, listing.as_bytes(), true)?;
+    let mut owned: BTreeMap<&PathBuf, Option<Fingerprint>> =
+        kept.into_iter().map(|(p, print)| (p, *print)).collect();
+    owned.extend(outcomes.iter().map(|(p, print, _)| (*p, *print)));
+    let mut listing = String::new();
+    for (path, print) in owned {
+        listing.push_str(&path.display().to_string());
+        if let Some(print) = print {
+            listing.push('\t');
+            listing.push_str(&print.to_string());
+        }
+        listing.push('\n');
+    }
+    if fs::read(&record).ok().as_deref() != Some(listing.as_bytes()) {
+        replace(&record, listing.as_bytes(), true)?;
+    }
     Ok(synced)
 }
 
@@ -162,6 +257,15 @@ mod tests {
         true
     }
 
+    /// The paths the record lists.
+    fn owned(dir: &Path) -> String {
+        fs::read_to_string(dir.join(OWNED))
+            .unwrap()
+            .lines()
+            .map(|l| format!("{}\n", l.split('\t').next().unwrap()))
+            .collect()
+    }
+
     #[test]
     fn sync_keeps_owned_files_it_does_not_cover() {
         let dir = temp_dir("cover");
@@ -176,7 +280,7 @@ mod tests {
         assert!(synced.removed.is_empty());
         assert!(dir.join("envs/prod/x.yaml").exists());
         assert_eq!(
-            fs::read_to_string(dir.join(OWNED)).unwrap(),
+            owned(&dir),
             "envs/dev/x.yaml\nenvs/prod/x.yaml\n",
             "files left alone stay owned"
         );
@@ -222,10 +326,7 @@ mod tests {
             fs::read_to_string(dir.join("README.md")).unwrap(),
             "not ours"
         );
-        assert_eq!(
-            fs::read_to_string(dir.join(OWNED)).unwrap(),
-            "a/x.yaml\na/y.yaml\n"
-        );
+        assert_eq!(owned(&dir), "a/x.yaml\na/y.yaml\n");
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -215,11 +215,14 @@ fn image(mesh: &Mesh, image: &str) -> String {
 }
 
 /// Everything a product's templates need in one environment.
+/// `custom_resource` is the product's [`custom_resource_spec`] as YAML: the same in every
+/// environment, so made once.
 pub fn product(
     validated: &Validated,
     doc: &Doc<DataProduct>,
     env: &Environment,
     consumers: &Consumers<'_>,
+    custom_resource: &str,
 ) -> Value {
     let mesh = &validated.mesh.spec;
     let product = &doc.spec;
@@ -445,8 +448,6 @@ pub fn product(
         })
         .collect();
 
-    let mut resource = doc.json.clone();
-    let custom_resource = custom_resource_spec(&mut resource);
     json!({
         "name": name,
         "domain": meta.domain,
@@ -494,9 +495,11 @@ fn markup(tag: &str, attributes: &BTreeMap<&str, String>) -> String {
     out
 }
 
-/// The custom resource's spec: the product's own `metadata` fields (all but the name and
-/// labels, which Kubernetes metadata carries) beside its `spec`.
-fn custom_resource_spec(document: &mut Value) -> Value {
+/// The custom resource's spec, as YAML text: the product's own `metadata` fields (all but the
+/// name and labels, which Kubernetes metadata carries) beside its `spec`.
+pub fn custom_resource_spec(doc: &Doc<DataProduct>) -> String {
+    let mut document: Value =
+        serde_json::from_str(&doc.json).expect("a document's JSON text reads back");
     let mut spec = serde_json::Map::new();
     if let Some(Value::Object(meta)) = document.get_mut("metadata") {
         for (key, value) in std::mem::take(meta) {
@@ -508,7 +511,7 @@ fn custom_resource_spec(document: &mut Value) -> Value {
     if let Some(Value::Object(fields)) = document.get_mut("spec") {
         spec.extend(std::mem::take(fields));
     }
-    Value::Object(spec)
+    super::emit::to_yaml(&Value::Object(spec))
 }
 
 /// Pinot's schema and REALTIME table for a product's analytics storage: the serving schema

@@ -122,7 +122,7 @@ impl RenderError {
         RenderError::Template {
             name: at,
             message,
-            help: "templates run with strict undefined: every name they use must be in the context (see cli/docs/templates.md)".into(),
+            help: "templates run with strict undefined: every name they use must be in the context (see cli/docs/render.md)".into(),
         }
     }
 }
@@ -277,10 +277,21 @@ pub fn render(validated: &Validated, options: &Options) -> Result<Rendered, Rend
         .zip(&env_contexts)
         .flat_map(|(env, ctx)| validated.products.iter().map(move |p| (*env, ctx, p)))
         .collect();
+    let custom_resources: BTreeMap<(&str, &str), String> = validated
+        .products
+        .par_iter()
+        .map(|doc| {
+            let meta = &doc.spec.metadata;
+            let key = (meta.domain.as_str(), meta.name.as_str());
+            (key, context::custom_resource_spec(doc))
+        })
+        .collect();
     let rendered: Vec<Vec<Object>> = work
         .par_iter()
         .map(|(env, env_context, doc)| {
-            let product = context::product(validated, doc, env, &consumers);
+            let meta = &doc.spec.metadata;
+            let custom_resource = &custom_resources[&(meta.domain.as_str(), meta.name.as_str())];
+            let product = context::product(validated, doc, env, &consumers, custom_resource);
             let meta = &doc.spec.metadata;
             let dir = Path::new("envs")
                 .join(&env.name)
@@ -299,19 +310,20 @@ pub fn render(validated: &Validated, options: &Options) -> Result<Rendered, Rend
         .collect::<Result<_, RenderError>>()?;
     objects.extend(rendered.into_iter().flatten());
 
-    let mut files: BTreeMap<PathBuf, Vec<u8>> = BTreeMap::new();
-    let mut origin: BTreeMap<PathBuf, String> = BTreeMap::new();
-    for object in objects {
-        if let Some(first) = origin.get(&object.path) {
-            return Err(RenderError::Duplicate {
-                path: object.path,
-                first: first.clone(),
-                second: object.template,
-            });
-        }
-        origin.insert(object.path.clone(), object.template);
-        files.insert(object.path, object.text.into_bytes());
+    // Sorted as text (paths here are '/'-joined names): far cheaper than comparing Paths
+    // component by component, and the same order for these paths.
+    objects.par_sort_unstable_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
+    if let Some(pair) = objects.windows(2).find(|w| w[0].path == w[1].path) {
+        return Err(RenderError::Duplicate {
+            path: pair[0].path.clone(),
+            first: pair[0].template.clone(),
+            second: pair[1].template.clone(),
+        });
     }
+    let files: BTreeMap<PathBuf, Vec<u8>> = objects
+        .into_iter()
+        .map(|o| (o.path, o.text.into_bytes()))
+        .collect();
     Ok(Rendered {
         files,
         skipped_envs,

@@ -24,8 +24,9 @@ pub struct Doc<T> {
     pub file: usize,
     pub spans: DocSpans,
     pub spec: T,
-    /// The document as JSON, as written: what render copies into custom resources.
-    pub json: serde_json::Value,
+    /// The document as compact JSON text, as written: what render copies into custom
+    /// resources. Text, because a tree of every document would double the mesh's memory.
+    pub json: String,
 }
 
 impl<T> Doc<T> {
@@ -269,7 +270,7 @@ fn typed<T: DeserializeOwned>(
             file,
             spans,
             spec,
-            json,
+            json: json.to_string(),
         }),
         Err(e) => {
             let span = spans.label::<&str>(&[]);
