@@ -228,7 +228,13 @@ fn render(
         Ok(rendered) => rendered,
         Err(e) => return fail(e),
     };
-    match dappctl::write::sync(out, &rendered.files, |p| rendered.covers(p)) {
+    let cache = dappctl::write::fingerprint_cache(out);
+    match dappctl::write::sync(
+        out,
+        &rendered.files,
+        |p| rendered.covers(p),
+        cache.as_deref(),
+    ) {
         Ok(synced) => {
             eprintln!(
                 "rendered {} files into {}: {} written, {} unchanged, {} removed",

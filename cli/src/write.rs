@@ -45,9 +45,9 @@ fn replace(path: &Path, contents: &[u8], durable: bool) -> io::Result<()> {
     result
 }
 
-/// The record, inside an output directory, of the files dappctl wrote there: one line per
-/// file, sorted, `path<TAB>fingerprint`. Files not listed are someone else's and are never
-/// touched.
+/// The record, inside an output directory, of the files dappctl wrote there: one relative
+/// path per line, sorted. Files not listed are someone else's and are never touched. It
+/// holds nothing that differs between machines, so it can be committed with the output.
 pub const OWNED: &str = ".dappctl-owned";
 
 /// What [`sync`] did.
@@ -61,8 +61,8 @@ pub struct Synced {
     pub removed: Vec<PathBuf>,
 }
 
-/// What the record remembers of a file it wrote: a hash of the content and the size and
-/// modification time the file had then. When all three still hold, the file is as dappctl
+/// What the fingerprint cache remembers of a file written: a hash of the content and the size
+/// and modification time the file had then. When all three still hold, the file is as dappctl
 /// left it and is not read again; a hand edit changes the time, and the file is compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Fingerprint {
@@ -105,11 +105,14 @@ impl std::fmt::Display for Fingerprint {
 /// Makes `dir` hold `files` (relative paths → content): writes only what differs, removes the
 /// files it owned before that are no longer in `files` and that `covers` says this set speaks
 /// for, and records what it owns now in [`OWNED`]. Paths must stay inside `dir` (no `..`, not
-/// absolute).
+/// absolute). `fingerprints`, a file outside `dir` (a user cache), lets a later sync skip
+/// reading files nobody touched; it is only an optimisation: without it, or when it is stale
+/// or unreadable, files are compared by content.
 pub fn sync(
     dir: &Path,
     files: &BTreeMap<PathBuf, Vec<u8>>,
     covers: impl Fn(&Path) -> bool,
+    fingerprints: Option<&Path>,
 ) -> io::Result<Synced> {
     if let Some(bad) = files.keys().find(|p| !inside(p)) {
         return Err(io::Error::new(
@@ -121,18 +124,26 @@ pub fn sync(
         ));
     }
     let record = dir.join(OWNED);
-    let before: BTreeMap<PathBuf, Option<Fingerprint>> = match fs::read_to_string(&record) {
+    let before: BTreeSet<PathBuf> = match fs::read_to_string(&record) {
         Ok(text) => text
             .lines()
-            .map(|line| match line.split_once('\t') {
-                Some((path, print)) => (PathBuf::from(path), Fingerprint::parse(print)),
-                None => (PathBuf::from(line), None),
-            })
-            .filter(|(p, _)| inside(p))
+            .map(PathBuf::from)
+            .filter(|p| inside(p))
             .collect(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => BTreeMap::new(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => BTreeSet::new(),
         Err(e) => return Err(e),
     };
+    let known: BTreeMap<PathBuf, Fingerprint> = fingerprints
+        .and_then(|f| fs::read_to_string(f).ok())
+        .map(|text| {
+            text.lines()
+                .filter_map(|line| {
+                    let (path, print) = line.split_once('\t')?;
+                    Some((PathBuf::from(path), Fingerprint::parse(print)?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
 
     // Directories first, once each; then the files, in parallel (thousands of small files:
     // the kernel's work per file dominates, and two cores halve it).
@@ -144,7 +155,7 @@ pub fn sync(
         .par_iter()
         .map(|(relative, contents)| {
             let path = dir.join(relative);
-            let recorded = before.get(relative).copied().flatten();
+            let recorded = known.get(relative).copied();
             let current = fs::metadata(&path).ok();
             let hash = xxhash_rust::xxh3::xxh3_64(contents);
             let same = match (&current, recorded) {
@@ -179,11 +190,11 @@ pub fn sync(
             synced.unchanged += 1;
         }
     }
-    let (stale, kept): (Vec<_>, Vec<_>) = before
+    let (stale, kept): (Vec<&PathBuf>, Vec<&PathBuf>) = before
         .iter()
-        .filter(|(p, _)| !files.contains_key(*p))
-        .partition(|(p, _)| covers(p));
-    for (stale, _) in stale {
+        .filter(|p| !files.contains_key(*p))
+        .partition(|p| covers(p));
+    for stale in stale {
         match fs::remove_file(dir.join(stale)) {
             Ok(()) => synced.removed.push(stale.clone()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -200,22 +211,43 @@ pub fn sync(
             }
         }
     }
-    let mut owned: BTreeMap<&PathBuf, Option<Fingerprint>> =
-        kept.into_iter().map(|(p, print)| (p, *print)).collect();
-    owned.extend(outcomes.iter().map(|(p, print, _)| (*p, *print)));
-    let mut listing = String::new();
-    for (path, print) in owned {
-        listing.push_str(&path.display().to_string());
-        if let Some(print) = print {
-            listing.push('\t');
-            listing.push_str(&print.to_string());
-        }
-        listing.push('\n');
-    }
+    let owned: BTreeSet<&PathBuf> = files.keys().chain(kept).collect();
+    let listing: String = owned.iter().map(|p| format!("{}\n", p.display())).collect();
     if fs::read(&record).ok().as_deref() != Some(listing.as_bytes()) {
         replace(&record, listing.as_bytes(), true)?;
     }
+    if let Some(cache) = fingerprints {
+        let mut text = String::new();
+        for (path, print) in outcomes
+            .iter()
+            .filter_map(|(p, print, _)| Some((p, (*print)?)))
+        {
+            text.push_str(&format!("{}\t{print}\n", path.display()));
+        }
+        // A cache that cannot be written costs the next run time, never correctness.
+        let _ = replace(cache, text.as_bytes(), false);
+    }
     Ok(synced)
+}
+
+/// Where [`sync`] keeps the fingerprints of one output directory: under `DAPPCTL_CACHE_DIR`,
+/// else the user's cache directory (`XDG_CACHE_HOME` or `~/.cache`), in `dappctl/`, named by
+/// a hash of the directory's absolute path. None when there is no such place.
+pub fn fingerprint_cache(out: &Path) -> Option<PathBuf> {
+    let env = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let base = env("DAPPCTL_CACHE_DIR").or_else(|| {
+        env("XDG_CACHE_HOME")
+            .or_else(|| env("HOME").map(|h| h.join(".cache")))
+            .map(|c| c.join("dappctl"))
+    })?;
+    let absolute = std::path::absolute(out).ok()?;
+    let key = xxhash_rust::xxh3::xxh3_64(absolute.as_os_str().as_encoded_bytes());
+    fs::create_dir_all(&base).ok()?;
+    Some(base.join(format!("fingerprints-{key:016x}")))
 }
 
 /// A relative path with no `..`, root or prefix: it cannot leave the directory it is joined to.
@@ -259,11 +291,7 @@ mod tests {
 
     /// The paths the record lists.
     fn owned(dir: &Path) -> String {
-        fs::read_to_string(dir.join(OWNED))
-            .unwrap()
-            .lines()
-            .map(|l| format!("{}\n", l.split('\t').next().unwrap()))
-            .collect()
+        fs::read_to_string(dir.join(OWNED)).unwrap()
     }
 
     #[test]
@@ -273,10 +301,11 @@ mod tests {
             &dir,
             &files(&[("envs/dev/x.yaml", "1"), ("envs/prod/x.yaml", "1")]),
             all,
+            None,
         )
         .unwrap();
         let dev_only = |p: &Path| !p.starts_with("envs/prod");
-        let synced = sync(&dir, &files(&[("envs/dev/x.yaml", "2")]), dev_only).unwrap();
+        let synced = sync(&dir, &files(&[("envs/dev/x.yaml", "2")]), dev_only, None).unwrap();
         assert!(synced.removed.is_empty());
         assert!(dir.join("envs/prod/x.yaml").exists());
         assert_eq!(
@@ -284,7 +313,7 @@ mod tests {
             "envs/dev/x.yaml\nenvs/prod/x.yaml\n",
             "files left alone stay owned"
         );
-        sync(&dir, &files(&[]), all).unwrap();
+        sync(&dir, &files(&[]), all, None).unwrap();
         assert!(!dir.join("envs").exists());
         fs::remove_dir_all(&dir).unwrap();
     }
@@ -297,6 +326,7 @@ mod tests {
             &dir,
             &files(&[("a/x.yaml", "1"), ("a/y.yaml", "2"), ("b/z.yaml", "3")]),
             all,
+            None,
         )
         .unwrap();
         assert_eq!(first.written.len(), 3);
@@ -305,6 +335,7 @@ mod tests {
             &dir,
             &files(&[("a/x.yaml", "1"), ("a/y.yaml", "2"), ("b/z.yaml", "3")]),
             all,
+            None,
         )
         .unwrap();
         assert_eq!(
@@ -316,6 +347,7 @@ mod tests {
             &dir,
             &files(&[("a/x.yaml", "1"), ("a/y.yaml", "changed")]),
             all,
+            None,
         )
         .unwrap();
         assert_eq!(next.written, vec![PathBuf::from("a/y.yaml")]);
@@ -331,12 +363,45 @@ mod tests {
     }
 
     #[test]
+    fn fingerprints_skip_reading_but_a_hand_edit_is_still_repaired() {
+        let dir = temp_dir("fingerprint");
+        let cache = dir.with_extension("fingerprints");
+        let want = files(&[("a/x.yaml", "original")]);
+        sync(&dir, &want, all, Some(&cache)).unwrap();
+        assert!(
+            fs::read_to_string(&cache)
+                .unwrap()
+                .starts_with("a/x.yaml\t")
+        );
+        let again = sync(&dir, &want, all, Some(&cache)).unwrap();
+        assert_eq!((again.written.len(), again.unchanged), (0, 1));
+
+        // Same size, other bytes, a later time: the fingerprint no longer holds.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::write(dir.join("a/x.yaml"), "ORIGINAL").unwrap();
+        let repaired = sync(&dir, &want, all, Some(&cache)).unwrap();
+        assert_eq!(repaired.written, vec![PathBuf::from("a/x.yaml")]);
+        assert_eq!(
+            fs::read_to_string(dir.join("a/x.yaml")).unwrap(),
+            "original"
+        );
+
+        // A corrupt cache is ignored, not trusted.
+        fs::write(&cache, "a/x.yaml\tnonsense\n").unwrap();
+        let checked = sync(&dir, &want, all, Some(&cache)).unwrap();
+        assert_eq!(checked.unchanged, 1);
+        assert_eq!(owned(&dir), "a/x.yaml\n", "the record holds paths only");
+        fs::remove_file(&cache).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn sync_never_removes_a_file_it_did_not_write() {
         let dir = temp_dir("foreign");
         fs::create_dir_all(dir.join("a")).unwrap();
         fs::write(dir.join("a/mine.yaml"), "hand-written").unwrap();
-        sync(&dir, &files(&[("a/x.yaml", "1")]), all).unwrap();
-        sync(&dir, &files(&[]), all).unwrap();
+        sync(&dir, &files(&[("a/x.yaml", "1")]), all, None).unwrap();
+        sync(&dir, &files(&[]), all, None).unwrap();
         assert!(!dir.join("a/x.yaml").exists());
         assert_eq!(
             fs::read_to_string(dir.join("a/mine.yaml")).unwrap(),
@@ -349,7 +414,7 @@ mod tests {
     fn sync_refuses_paths_that_leave_the_directory() {
         let dir = temp_dir("escape");
         for bad in ["../x.yaml", "/etc/x.yaml", "a/../../x.yaml"] {
-            let err = sync(&dir, &files(&[(bad, "1")]), all).unwrap_err();
+            let err = sync(&dir, &files(&[(bad, "1")]), all, None).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad}");
         }
         // A tampered record cannot make it delete outside either.
@@ -357,7 +422,7 @@ mod tests {
         let outside = dir.parent().unwrap().join(&victim);
         fs::write(&outside, "keep").unwrap();
         fs::write(dir.join(OWNED), format!("../{victim}\n")).unwrap();
-        sync(&dir, &files(&[]), all).unwrap();
+        sync(&dir, &files(&[]), all, None).unwrap();
         assert!(outside.exists(), "a file outside the directory was removed");
         fs::remove_file(&outside).unwrap();
         fs::remove_dir_all(&dir).unwrap();

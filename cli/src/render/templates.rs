@@ -29,6 +29,7 @@ pub const EMBEDDED: &[(&str, &str)] = embed![
     "platform/argocd/health.yaml.j2",
     "mesh/root.yaml.j2",
     "mesh/apps/projects.yaml.j2",
+    "mesh/apps/_product_kinds.yaml.j2",
     "environment/applications.yaml.j2",
     "domain/namespace.yaml.j2",
     "product/serviceaccount.yaml.j2",

@@ -393,6 +393,8 @@ fn rendering_is_deterministic_and_a_second_render_writes_nothing() {
     let again = TempDir::new("render-again");
     assert_exit(&render(&examples(), again.path(), &[]), 0);
     assert!(tree(again.path()) == files, "two renders differ");
+    let owned = |dir: &Path| std::fs::read_to_string(dir.join(".dappctl-owned")).unwrap();
+    assert_eq!(owned(first.path()), owned(again.path()), "the ownership record differs");
 
     let out = render(&examples(), first.path(), &[]);
     assert_exit(&out, 0);
@@ -545,4 +547,40 @@ fn template_mistakes_are_reported_with_the_template_and_line() {
         assert!(stderr.contains(expected), "{name}: {stderr}");
         assert!(!out.exists(), "{name}: output written despite the error");
     }
+}
+
+#[test]
+fn the_documented_override_turns_postgres_into_cloudnativepg_clusters() {
+    let out = TempDir::new("render-cnpg");
+    let templates = repo_root().join("examples/templates");
+    let result = render(
+        &examples(),
+        out.path(),
+        &["--templates", templates.to_str().unwrap()],
+    );
+    assert_exit(&result, 0);
+    let files = tree(out.path());
+    let clusters: Vec<&String> = files.keys().filter(|p| p.contains("/cluster-")).collect();
+    assert_eq!(
+        clusters.len(),
+        10,
+        "one Cluster per postgres storage and environment"
+    );
+    assert!(
+        !files
+            .keys()
+            .any(|p| p.contains("statefulset-customers-customer-store"))
+    );
+    let cluster = parse(
+        "cluster",
+        &files["envs/dev/crm/customers/cluster-customers-customer-store.yaml"],
+    );
+    assert_eq!(cluster["apiVersion"], "postgresql.cnpg.io/v1");
+    // The port's Service selects the Cluster's pods by the labels they inherit.
+    let inherited = &cluster["spec"]["inheritedMetadata"]["labels"];
+    assert_eq!(
+        inherited["app.kubernetes.io/instance"],
+        "customers-customer-store"
+    );
+    assert!(files["argocd/apps/appproject-crm.yaml"].contains("postgresql.cnpg.io"));
 }
