@@ -47,7 +47,9 @@ enum Command {
         /// The mesh: files or directories of spec files.
         #[arg(default_value = ".")]
         paths: Vec<PathBuf>,
-        /// The GitOps repository (or a directory in it) to write; created if missing.
+        /// The GitOps repository (or a directory in it) to write; created if missing. `-` prints
+        /// every object to stdout instead, as one YAML stream (for kubectl apply -f - or a
+        /// validator), each document headed by its path.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
         /// Render one environment of the mesh (default: all).
@@ -224,21 +226,36 @@ fn render(
         Ok(v) => v,
         Err(code) => return code,
     };
-    let rendered = match dappctl::render::render(&validated, &options) {
+    if out.as_os_str() == "-" {
+        return match dappctl::render::render(&validated, &options, &|_, _| None) {
+            Ok(rendered) => {
+                let mut stream = Vec::new();
+                for (path, text) in &rendered.output.files {
+                    stream.extend_from_slice(
+                        format!("---\n# Source: {}\n", path.display()).as_bytes(),
+                    );
+                    stream.extend_from_slice(text);
+                }
+                std::mem::forget(validated);
+                match print_bytes(&stream) {
+                    Ok(()) => VALID,
+                    Err(code) => code,
+                }
+            }
+            Err(e) => fail(e),
+        };
+    }
+    let mut cache = dappctl::write::Cache::load(out);
+    let reuse = |dir: &std::path::Path, key: u64| cache.intact(out, dir, key);
+    let rendered = match dappctl::render::render(&validated, &options, &reuse) {
         Ok(rendered) => rendered,
         Err(e) => return fail(e),
     };
-    let cache = dappctl::write::fingerprint_cache(out);
-    match dappctl::write::sync(
-        out,
-        &rendered.files,
-        |p| rendered.covers(p),
-        cache.as_deref(),
-    ) {
+    match dappctl::write::sync(out, &rendered.output, |p| rendered.covers(p), &mut cache) {
         Ok(synced) => {
             eprintln!(
                 "rendered {} files into {}: {} written, {} unchanged, {} removed",
-                rendered.files.len(),
+                rendered.output.files.len() + rendered.output.intact.len(),
                 out.display(),
                 synced.written.len(),
                 synced.unchanged,
@@ -312,11 +329,12 @@ fn fail(error: impl Into<miette::Report>) -> u8 {
 /// Writes to stdout; a closed pipe (`dappctl validate | head`) is not an error, any other
 /// failure to write is (exit 2).
 fn print(text: &str) -> Result<(), u8> {
+    print_bytes(text.as_bytes())
+}
+
+fn print_bytes(bytes: &[u8]) -> Result<(), u8> {
     let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             eprintln!("error: cannot write output: {e}");
             Err(FAILURE)

@@ -102,19 +102,107 @@ impl std::fmt::Display for Fingerprint {
     }
 }
 
-/// Makes `dir` hold `files` (relative paths → content): writes only what differs, removes the
-/// files it owned before that are no longer in `files` and that `covers` says this set speaks
-/// for, and records what it owns now in [`OWNED`]. Paths must stay inside `dir` (no `..`, not
-/// absolute). `fingerprints`, a file outside `dir` (a user cache), lets a later sync skip
-/// reading files nobody touched; it is only an optimisation: without it, or when it is stale
-/// or unreadable, files are compared by content.
+/// What one sync of an output directory leaves for the next, outside the directory: the
+/// fingerprint of every file it wrote, and for each directory of generated files the key of
+/// the inputs they were made from. Only an optimisation: a missing, stale or corrupt cache
+/// makes the next run compare (and render) more, never less correctly.
+#[derive(Debug, Default)]
+pub struct Cache {
+    path: Option<PathBuf>,
+    fingerprints: BTreeMap<PathBuf, Fingerprint>,
+    keys: BTreeMap<PathBuf, u64>,
+}
+
+impl Cache {
+    /// The cache of output directory `out` ([`fingerprint_cache`]), empty when there is none.
+    pub fn load(out: &Path) -> Cache {
+        Cache::at(fingerprint_cache(out))
+    }
+
+    /// The cache kept in the file `path` (none: start empty, keep nothing).
+    pub fn at(path: Option<PathBuf>) -> Cache {
+        let mut cache = Cache::default();
+        if let Some(text) = path.as_ref().and_then(|p| fs::read_to_string(p).ok()) {
+            for line in text.lines() {
+                let mut parts = line.splitn(3, '\t');
+                match (parts.next(), parts.next(), parts.next()) {
+                    (Some("F"), Some(file), Some(print)) => {
+                        if let Some(print) = Fingerprint::parse(print) {
+                            cache.fingerprints.insert(PathBuf::from(file), print);
+                        }
+                    }
+                    (Some("K"), Some(dir), Some(key)) => {
+                        if let Ok(key) = u64::from_str_radix(key, 16) {
+                            cache.keys.insert(PathBuf::from(dir), key);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        cache.path = path;
+        cache
+    }
+
+    /// The files dappctl wrote below `subdir` of `out`, when they were made from inputs with
+    /// this `key` and every one is still on disk as written: they need no rendering again.
+    pub fn intact(&self, out: &Path, subdir: &Path, key: u64) -> Option<Vec<PathBuf>> {
+        if self.keys.get(subdir) != Some(&key) {
+            return None;
+        }
+        let files: Vec<(&PathBuf, &Fingerprint)> = self
+            .fingerprints
+            .range(subdir.to_path_buf()..)
+            .take_while(|(p, _)| p.starts_with(subdir))
+            .collect();
+        let untouched = |(path, print): &(&PathBuf, &Fingerprint)| {
+            fs::metadata(out.join(path)).is_ok_and(|meta| {
+                meta.len() == print.len && modified(&meta) == Some(print.modified)
+            })
+        };
+        (!files.is_empty() && files.iter().all(untouched))
+            .then(|| files.into_iter().map(|(p, _)| p.clone()).collect())
+    }
+
+    fn save(&self, owned: &BTreeSet<&PathBuf>, keys: &BTreeMap<PathBuf, u64>) {
+        let Some(path) = &self.path else { return };
+        let mut text = String::new();
+        for (file, print) in &self.fingerprints {
+            if owned.contains(file) {
+                text.push_str(&format!("F\t{}\t{print}\n", file.display()));
+            }
+        }
+        let mut all = self.keys.clone();
+        all.extend(keys.iter().map(|(k, v)| (k.clone(), *v)));
+        for (dir, key) in all {
+            text.push_str(&format!("K\t{}\t{key:016x}\n", dir.display()));
+        }
+        // A cache that cannot be written costs the next run time, never correctness.
+        let _ = replace(path, text.as_bytes(), false);
+    }
+}
+
+/// What to write: files by relative path with their content, the files a [`Cache`] found
+/// intact (kept as they are, still owned), and the keys of the inputs behind each directory.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub files: BTreeMap<PathBuf, Vec<u8>>,
+    pub intact: BTreeSet<PathBuf>,
+    pub keys: BTreeMap<PathBuf, u64>,
+}
+
+/// Makes `dir` hold `output`: writes only files whose content differs, keeps the intact ones,
+/// removes the files it owned before that are no longer wanted and that `covers` says this
+/// output speaks for, and records what it owns now in [`OWNED`]. Paths must stay inside `dir`
+/// (no `..`, not absolute). `cache` spares reading back files nobody touched and is updated.
 pub fn sync(
     dir: &Path,
-    files: &BTreeMap<PathBuf, Vec<u8>>,
+    output: &Output,
     covers: impl Fn(&Path) -> bool,
-    fingerprints: Option<&Path>,
+    cache: &mut Cache,
 ) -> io::Result<Synced> {
-    if let Some(bad) = files.keys().find(|p| !inside(p)) {
+    let files = &output.files;
+    if let Some(bad) = files.keys().chain(&output.intact).find(|p| !inside(p)) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
@@ -133,17 +221,7 @@ pub fn sync(
         Err(e) if e.kind() == io::ErrorKind::NotFound => BTreeSet::new(),
         Err(e) => return Err(e),
     };
-    let known: BTreeMap<PathBuf, Fingerprint> = fingerprints
-        .and_then(|f| fs::read_to_string(f).ok())
-        .map(|text| {
-            text.lines()
-                .filter_map(|line| {
-                    let (path, print) = line.split_once('\t')?;
-                    Some((PathBuf::from(path), Fingerprint::parse(print)?))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let known = &cache.fingerprints;
 
     // Directories first, once each; then the files, in parallel (thousands of small files:
     // the kernel's work per file dominates, and two cores halve it).
@@ -182,7 +260,10 @@ pub fn sync(
         })
         .collect::<io::Result<_>>()?;
 
-    let mut synced = Synced::default();
+    let mut synced = Synced {
+        unchanged: output.intact.len(),
+        ..Synced::default()
+    };
     for (relative, _, written) in &outcomes {
         if *written {
             synced.written.push((*relative).clone());
@@ -192,7 +273,7 @@ pub fn sync(
     }
     let (stale, kept): (Vec<&PathBuf>, Vec<&PathBuf>) = before
         .iter()
-        .filter(|p| !files.contains_key(*p))
+        .filter(|p| !files.contains_key(*p) && !output.intact.contains(*p))
         .partition(|p| covers(p));
     for stale in stale {
         match fs::remove_file(dir.join(stale)) {
@@ -211,22 +292,18 @@ pub fn sync(
             }
         }
     }
-    let owned: BTreeSet<&PathBuf> = files.keys().chain(kept).collect();
+    let owned: BTreeSet<&PathBuf> = files.keys().chain(&output.intact).chain(kept).collect();
     let listing: String = owned.iter().map(|p| format!("{}\n", p.display())).collect();
     if fs::read(&record).ok().as_deref() != Some(listing.as_bytes()) {
         replace(&record, listing.as_bytes(), true)?;
     }
-    if let Some(cache) = fingerprints {
-        let mut text = String::new();
-        for (path, print) in outcomes
-            .iter()
-            .filter_map(|(p, print, _)| Some((p, (*print)?)))
-        {
-            text.push_str(&format!("{}\t{print}\n", path.display()));
-        }
-        // A cache that cannot be written costs the next run time, never correctness.
-        let _ = replace(cache, text.as_bytes(), false);
+    for (path, print, _) in &outcomes {
+        match print {
+            Some(print) => cache.fingerprints.insert((*path).clone(), *print),
+            None => cache.fingerprints.remove(*path),
+        };
     }
+    cache.save(&owned, &output.keys);
     Ok(synced)
 }
 
@@ -289,6 +366,13 @@ mod tests {
         true
     }
 
+    fn output(files: BTreeMap<PathBuf, Vec<u8>>) -> Output {
+        Output {
+            files,
+            ..Output::default()
+        }
+    }
+
     /// The paths the record lists.
     fn owned(dir: &Path) -> String {
         fs::read_to_string(dir.join(OWNED)).unwrap()
@@ -299,13 +383,22 @@ mod tests {
         let dir = temp_dir("cover");
         sync(
             &dir,
-            &files(&[("envs/dev/x.yaml", "1"), ("envs/prod/x.yaml", "1")]),
+            &output(files(&[
+                ("envs/dev/x.yaml", "1"),
+                ("envs/prod/x.yaml", "1"),
+            ])),
             all,
-            None,
+            &mut Cache::default(),
         )
         .unwrap();
         let dev_only = |p: &Path| !p.starts_with("envs/prod");
-        let synced = sync(&dir, &files(&[("envs/dev/x.yaml", "2")]), dev_only, None).unwrap();
+        let synced = sync(
+            &dir,
+            &output(files(&[("envs/dev/x.yaml", "2")])),
+            dev_only,
+            &mut Cache::default(),
+        )
+        .unwrap();
         assert!(synced.removed.is_empty());
         assert!(dir.join("envs/prod/x.yaml").exists());
         assert_eq!(
@@ -313,7 +406,7 @@ mod tests {
             "envs/dev/x.yaml\nenvs/prod/x.yaml\n",
             "files left alone stay owned"
         );
-        sync(&dir, &files(&[]), all, None).unwrap();
+        sync(&dir, &output(files(&[])), all, &mut Cache::default()).unwrap();
         assert!(!dir.join("envs").exists());
         fs::remove_dir_all(&dir).unwrap();
     }
@@ -324,18 +417,26 @@ mod tests {
         fs::write(dir.join("README.md"), "not ours").unwrap();
         let first = sync(
             &dir,
-            &files(&[("a/x.yaml", "1"), ("a/y.yaml", "2"), ("b/z.yaml", "3")]),
+            &output(files(&[
+                ("a/x.yaml", "1"),
+                ("a/y.yaml", "2"),
+                ("b/z.yaml", "3"),
+            ])),
             all,
-            None,
+            &mut Cache::default(),
         )
         .unwrap();
         assert_eq!(first.written.len(), 3);
 
         let again = sync(
             &dir,
-            &files(&[("a/x.yaml", "1"), ("a/y.yaml", "2"), ("b/z.yaml", "3")]),
+            &output(files(&[
+                ("a/x.yaml", "1"),
+                ("a/y.yaml", "2"),
+                ("b/z.yaml", "3"),
+            ])),
             all,
-            None,
+            &mut Cache::default(),
         )
         .unwrap();
         assert_eq!(
@@ -345,9 +446,9 @@ mod tests {
 
         let next = sync(
             &dir,
-            &files(&[("a/x.yaml", "1"), ("a/y.yaml", "changed")]),
+            &output(files(&[("a/x.yaml", "1"), ("a/y.yaml", "changed")])),
             all,
-            None,
+            &mut Cache::default(),
         )
         .unwrap();
         assert_eq!(next.written, vec![PathBuf::from("a/y.yaml")]);
@@ -365,21 +466,21 @@ mod tests {
     #[test]
     fn fingerprints_skip_reading_but_a_hand_edit_is_still_repaired() {
         let dir = temp_dir("fingerprint");
-        let cache = dir.with_extension("fingerprints");
-        let want = files(&[("a/x.yaml", "original")]);
-        sync(&dir, &want, all, Some(&cache)).unwrap();
+        let path = dir.with_extension("cache");
+        let want = output(files(&[("a/x.yaml", "original")]));
+        sync(&dir, &want, all, &mut Cache::at(Some(path.clone()))).unwrap();
         assert!(
-            fs::read_to_string(&cache)
+            fs::read_to_string(&path)
                 .unwrap()
-                .starts_with("a/x.yaml\t")
+                .starts_with("F\ta/x.yaml\t")
         );
-        let again = sync(&dir, &want, all, Some(&cache)).unwrap();
+        let again = sync(&dir, &want, all, &mut Cache::at(Some(path.clone()))).unwrap();
         assert_eq!((again.written.len(), again.unchanged), (0, 1));
 
         // Same size, other bytes, a later time: the fingerprint no longer holds.
         std::thread::sleep(std::time::Duration::from_millis(20));
         fs::write(dir.join("a/x.yaml"), "ORIGINAL").unwrap();
-        let repaired = sync(&dir, &want, all, Some(&cache)).unwrap();
+        let repaired = sync(&dir, &want, all, &mut Cache::at(Some(path.clone()))).unwrap();
         assert_eq!(repaired.written, vec![PathBuf::from("a/x.yaml")]);
         assert_eq!(
             fs::read_to_string(dir.join("a/x.yaml")).unwrap(),
@@ -387,11 +488,52 @@ mod tests {
         );
 
         // A corrupt cache is ignored, not trusted.
-        fs::write(&cache, "a/x.yaml\tnonsense\n").unwrap();
-        let checked = sync(&dir, &want, all, Some(&cache)).unwrap();
+        fs::write(&path, "F\ta/x.yaml\tnonsense\n").unwrap();
+        let checked = sync(&dir, &want, all, &mut Cache::at(Some(path.clone()))).unwrap();
         assert_eq!(checked.unchanged, 1);
         assert_eq!(owned(&dir), "a/x.yaml\n", "the record holds paths only");
-        fs::remove_file(&cache).unwrap();
+        fs::remove_file(&path).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_directory_is_intact_only_with_its_key_and_untouched_files() {
+        let dir = temp_dir("intact");
+        let path = dir.with_extension("cache");
+        let mut first = output(files(&[
+            ("p/a.yaml", "1"),
+            ("p/b.yaml", "2"),
+            ("q/c.yaml", "3"),
+        ]));
+        first.keys.insert(PathBuf::from("p"), 7);
+        sync(&dir, &first, all, &mut Cache::at(Some(path.clone()))).unwrap();
+        let cache = Cache::at(Some(path.clone()));
+        let p = Path::new("p");
+        assert_eq!(
+            cache.intact(&dir, p, 7),
+            Some(vec![PathBuf::from("p/a.yaml"), PathBuf::from("p/b.yaml")])
+        );
+        assert_eq!(cache.intact(&dir, p, 8), None, "other inputs");
+        assert_eq!(cache.intact(&dir, Path::new("q"), 7), None, "no key");
+
+        // Kept intact, the files stay owned and are neither written nor pruned.
+        let mut next = output(files(&[("q/c.yaml", "3")]));
+        next.intact = [PathBuf::from("p/a.yaml"), PathBuf::from("p/b.yaml")].into();
+        let synced = sync(&dir, &next, all, &mut Cache::at(Some(path.clone()))).unwrap();
+        assert_eq!(
+            (synced.written.len(), synced.unchanged, synced.removed.len()),
+            (0, 3, 0)
+        );
+        assert_eq!(owned(&dir), "p/a.yaml\np/b.yaml\nq/c.yaml\n");
+
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::write(dir.join("p/b.yaml"), "x").unwrap();
+        assert_eq!(
+            Cache::at(Some(path.clone())).intact(&dir, p, 7),
+            None,
+            "a file was edited"
+        );
+        fs::remove_file(&path).unwrap();
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -400,8 +542,14 @@ mod tests {
         let dir = temp_dir("foreign");
         fs::create_dir_all(dir.join("a")).unwrap();
         fs::write(dir.join("a/mine.yaml"), "hand-written").unwrap();
-        sync(&dir, &files(&[("a/x.yaml", "1")]), all, None).unwrap();
-        sync(&dir, &files(&[]), all, None).unwrap();
+        sync(
+            &dir,
+            &output(files(&[("a/x.yaml", "1")])),
+            all,
+            &mut Cache::default(),
+        )
+        .unwrap();
+        sync(&dir, &output(files(&[])), all, &mut Cache::default()).unwrap();
         assert!(!dir.join("a/x.yaml").exists());
         assert_eq!(
             fs::read_to_string(dir.join("a/mine.yaml")).unwrap(),
@@ -414,7 +562,13 @@ mod tests {
     fn sync_refuses_paths_that_leave_the_directory() {
         let dir = temp_dir("escape");
         for bad in ["../x.yaml", "/etc/x.yaml", "a/../../x.yaml"] {
-            let err = sync(&dir, &files(&[(bad, "1")]), all, None).unwrap_err();
+            let err = sync(
+                &dir,
+                &output(files(&[(bad, "1")])),
+                all,
+                &mut Cache::default(),
+            )
+            .unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad}");
         }
         // A tampered record cannot make it delete outside either.
@@ -422,7 +576,7 @@ mod tests {
         let outside = dir.parent().unwrap().join(&victim);
         fs::write(&outside, "keep").unwrap();
         fs::write(dir.join(OWNED), format!("../{victim}\n")).unwrap();
-        sync(&dir, &files(&[]), all, None).unwrap();
+        sync(&dir, &output(files(&[])), all, &mut Cache::default()).unwrap();
         assert!(outside.exists(), "a file outside the directory was removed");
         fs::remove_file(&outside).unwrap();
         fs::remove_dir_all(&dir).unwrap();

@@ -23,9 +23,10 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use crate::model::Environment;
+use crate::model::{DataProduct, Environment};
 use crate::source::SourceFile;
-use crate::validate::Validated;
+use crate::validate::{Doc, Validated};
+use crate::write::Output;
 pub use context::resource_name;
 pub use templates::{EMBEDDED, Scope};
 use templates::{Entry, Templates};
@@ -41,7 +42,7 @@ pub struct Options {
 /// The files of the repository, by path relative to its root.
 #[derive(Debug)]
 pub struct Rendered {
-    pub files: BTreeMap<PathBuf, Vec<u8>>,
+    pub output: Output,
     /// Environments left out by `--env`: files of theirs rendered before are not this
     /// render's to remove.
     pub skipped_envs: Vec<String>,
@@ -134,7 +135,14 @@ struct Object {
     template: String,
 }
 
-pub fn render(validated: &Validated, options: &Options) -> Result<Rendered, RenderError> {
+/// Renders the mesh. `reuse` is asked, for each product in each environment, whether the
+/// files of an earlier render made from the same inputs (the key) are still intact in the
+/// output; when it answers with their paths, the product is not rendered again.
+pub fn render(
+    validated: &Validated,
+    options: &Options,
+    reuse: &(dyn Fn(&Path, u64) -> Option<Vec<PathBuf>> + Sync),
+) -> Result<Rendered, RenderError> {
     let templates = Templates::load(options.templates.as_deref())?;
     let mesh = &validated.mesh.spec;
     let envs: Vec<&Environment> = match &options.env {
@@ -277,38 +285,61 @@ pub fn render(validated: &Validated, options: &Options) -> Result<Rendered, Rend
         .zip(&env_contexts)
         .flat_map(|(env, ctx)| validated.products.iter().map(move |p| (*env, ctx, p)))
         .collect();
-    let custom_resources: BTreeMap<(&str, &str), String> = validated
+    let by_name: BTreeMap<(&str, &str), &Doc<DataProduct>> = validated
         .products
-        .par_iter()
-        .map(|doc| {
-            let meta = &doc.spec.metadata;
-            let key = (meta.domain.as_str(), meta.name.as_str());
-            (key, context::custom_resource_spec(doc))
+        .iter()
+        .map(|d| {
+            (
+                (
+                    d.spec.metadata.domain.as_str(),
+                    d.spec.metadata.name.as_str(),
+                ),
+                d,
+            )
         })
         .collect();
-    let rendered: Vec<Vec<Object>> = work
+    let rendered: Vec<Product> = work
         .par_iter()
         .map(|(env, env_context, doc)| {
-            let meta = &doc.spec.metadata;
-            let custom_resource = &custom_resources[&(meta.domain.as_str(), meta.name.as_str())];
-            let product = context::product(validated, doc, env, &consumers, custom_resource);
             let meta = &doc.spec.metadata;
             let dir = Path::new("envs")
                 .join(&env.name)
                 .join(&meta.domain)
                 .join(&meta.name);
+            let key = product_key(&templates, validated, doc, env, &consumers, &by_name);
+            if let Some(files) = reuse(&dir, key) {
+                return Ok(Product::Intact { dir, key, files });
+            }
+            let custom_resource = context::custom_resource_spec(doc);
+            let product = context::product(validated, doc, env, &consumers, &custom_resource);
             // Converted once: templates would otherwise each convert the whole context again.
             let ctx = minijinja::Value::from_serialize(
                 json!({ "mesh": mesh_context, "env": env_context, "product": product }),
             );
-            let mut out = Vec::new();
+            let mut objects = Vec::new();
             for entry in &product_entries {
-                out.extend(render_one(entry, &dir.join(&entry.subdir), &ctx)?);
+                objects.extend(render_one(entry, &dir.join(&entry.subdir), &ctx)?);
             }
-            Ok(out)
+            Ok(Product::Rendered { dir, key, objects })
         })
         .collect::<Result<_, RenderError>>()?;
-    objects.extend(rendered.into_iter().flatten());
+    let mut output = Output::default();
+    for product in rendered {
+        match product {
+            Product::Rendered {
+                dir,
+                key,
+                objects: o,
+            } => {
+                output.keys.insert(dir, key);
+                objects.extend(o);
+            }
+            Product::Intact { dir, key, files } => {
+                output.keys.insert(dir, key);
+                output.intact.extend(files);
+            }
+        }
+    }
 
     // Sorted as text (paths here are '/'-joined names): far cheaper than comparing Paths
     // component by component, and the same order for these paths.
@@ -320,14 +351,71 @@ pub fn render(validated: &Validated, options: &Options) -> Result<Rendered, Rend
             second: pair[1].template.clone(),
         });
     }
-    let files: BTreeMap<PathBuf, Vec<u8>> = objects
+    output.files = objects
         .into_iter()
         .map(|o| (o.path, o.text.into_bytes()))
         .collect();
     Ok(Rendered {
-        files,
+        output,
         skipped_envs,
     })
+}
+
+/// One product in one environment: rendered now, or found intact from an earlier render.
+enum Product {
+    Rendered {
+        dir: PathBuf,
+        key: u64,
+        objects: Vec<Object>,
+    },
+    Intact {
+        dir: PathBuf,
+        key: u64,
+        files: Vec<PathBuf>,
+    },
+}
+
+/// A hash of everything a product's files are made from in one environment: dappctl's version,
+/// the templates, the mesh, the environment, the product, the products that consume its ports
+/// and the documents of those whose ports it consumes. Equal keys, equal files.
+fn product_key(
+    templates: &Templates,
+    validated: &Validated,
+    doc: &Doc<DataProduct>,
+    env: &Environment,
+    consumers: &context::Consumers<'_>,
+    by_name: &BTreeMap<(&str, &str), &Doc<DataProduct>>,
+) -> u64 {
+    let meta = &doc.spec.metadata;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut part = |bytes: &[u8]| {
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    part(env!("CARGO_PKG_VERSION").as_bytes());
+    part(&templates.fingerprint.to_le_bytes());
+    part(validated.mesh.json.as_bytes());
+    part(env.name.as_bytes());
+    part(doc.json.as_bytes());
+    let own = (meta.domain.as_str(), meta.name.as_str());
+    for ((domain, name, port), users) in consumers.range((own.0, own.1, "")..) {
+        if (*domain, *name) != own {
+            break;
+        }
+        part(port.as_bytes());
+        for (d, p) in users {
+            part(d.as_bytes());
+            part(p.as_bytes());
+        }
+    }
+    for input in &doc.spec.spec.data_in_use.input_ports {
+        if let Some(r) = &input.product
+            && let Some(provider) = by_name.get(&(r.domain.as_str(), r.name.as_str()))
+        {
+            part(provider.json.as_bytes());
+        }
+    }
+    hasher.digest()
 }
 
 /// Cuts a template's output into its YAML documents and names each one's file after its

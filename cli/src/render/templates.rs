@@ -88,6 +88,8 @@ pub struct Entry {
 pub struct Templates {
     pub env: Environment<'static>,
     pub entries: Vec<Entry>,
+    /// A hash of every template's path and text: a change to any changes what renders.
+    pub fingerprint: u64,
 }
 
 /// Template files larger than this are refused: a template is text a person wrote.
@@ -104,6 +106,14 @@ impl Templates {
                 sources.insert(name, (text, true));
             }
         }
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        for (name, (text, _)) in &sources {
+            for piece in [name.as_bytes(), text.as_bytes()] {
+                hasher.update(&(piece.len() as u64).to_le_bytes());
+                hasher.update(piece);
+            }
+        }
+        let fingerprint = hasher.digest();
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_keep_trailing_newline(true);
@@ -138,7 +148,11 @@ impl Templates {
                 .map_err(|e| RenderError::template(&name, &e))?;
         }
         entries.sort_by(|a, b| (a.scope, &a.name).cmp(&(b.scope, &b.name)));
-        Ok(Templates { env, entries })
+        Ok(Templates {
+            env,
+            entries,
+            fingerprint,
+        })
     }
 }
 

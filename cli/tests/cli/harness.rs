@@ -15,7 +15,10 @@ pub fn run(args: &[&str], dir: &Path) -> Output {
         .env("NO_COLOR", "1")
         .env("COLUMNS", "100")
         // Render's fingerprint cache goes here, not into the home of whoever runs the tests.
-        .env("DAPPCTL_CACHE_DIR", std::env::temp_dir().join("dappctl-test-cache"))
+        .env(
+            "DAPPCTL_CACHE_DIR",
+            std::env::temp_dir().join("dappctl-test-cache"),
+        )
         .output()
         .expect("dappctl runs")
 }

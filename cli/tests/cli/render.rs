@@ -394,7 +394,11 @@ fn rendering_is_deterministic_and_a_second_render_writes_nothing() {
     assert_exit(&render(&examples(), again.path(), &[]), 0);
     assert!(tree(again.path()) == files, "two renders differ");
     let owned = |dir: &Path| std::fs::read_to_string(dir.join(".dappctl-owned")).unwrap();
-    assert_eq!(owned(first.path()), owned(again.path()), "the ownership record differs");
+    assert_eq!(
+        owned(first.path()),
+        owned(again.path()),
+        "the ownership record differs"
+    );
 
     let out = render(&examples(), first.path(), &[]);
     assert_exit(&out, 0);
@@ -583,4 +587,79 @@ fn the_documented_override_turns_postgres_into_cloudnativepg_clusters() {
         "customers-customer-store"
     );
     assert!(files["argocd/apps/appproject-crm.yaml"].contains("postgresql.cnpg.io"));
+}
+
+/// Copies the example mesh into a directory of its own, to edit.
+fn copy_examples(into: &Path) {
+    for entry in ["mesh.yaml", "domains.yaml"] {
+        std::fs::copy(examples().join(entry), into.join(entry)).unwrap();
+    }
+    std::fs::create_dir_all(into.join("products")).unwrap();
+    for entry in std::fs::read_dir(examples().join("products")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, into.join("products").join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+#[test]
+fn after_one_product_changes_only_its_files_are_rewritten_and_lost_files_come_back() {
+    let mesh = TempDir::new("render-one-mesh");
+    copy_examples(mesh.path());
+    let out = TempDir::new("render-one-out");
+    assert_exit(&render(mesh.path(), out.path(), &[]), 0);
+    let before = tree(out.path());
+
+    let product = mesh.path().join("products/supply-inventory.yaml");
+    let text = std::fs::read_to_string(&product).unwrap();
+    std::fs::write(
+        &product,
+        text.replacen("version: 1.4.0", "version: 1.4.1", 1),
+    )
+    .unwrap();
+    let result = render(mesh.path(), out.path(), &[]);
+    assert_exit(&result, 0);
+    let after = tree(out.path());
+    let changed: Vec<&String> = after
+        .iter()
+        .filter(|(path, text)| before.get(*path) != Some(text))
+        .map(|(path, _)| path)
+        .collect();
+    assert!(!changed.is_empty(), "the version is in the labels");
+    assert!(
+        changed.iter().all(|p| p.contains("/supply/inventory/")),
+        "{changed:#?}"
+    );
+    let summary = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        summary.contains(&format!("{} written", changed.len())),
+        "{summary}"
+    );
+
+    // A file deleted by hand is noticed although its product did not change.
+    let lost = out
+        .path()
+        .join("envs/dev/crm/customers/dataproduct-customers.yaml");
+    std::fs::remove_file(&lost).unwrap();
+    let result = render(mesh.path(), out.path(), &[]);
+    assert_exit(&result, 0);
+    assert!(String::from_utf8_lossy(&result.stderr).contains("1 written"));
+    assert_eq!(tree(out.path()), after);
+}
+
+#[test]
+fn out_dash_prints_one_stream_of_the_same_objects() {
+    let (_out, files) = rendered_examples();
+    let cwd = TempDir::new("render-stdout");
+    let result = run(
+        &["render", examples().to_str().unwrap(), "--out", "-"],
+        cwd.path(),
+    );
+    assert_exit(&result, 0);
+    let stream = String::from_utf8(result.stdout).unwrap();
+    let expected: String = files
+        .iter()
+        .map(|(path, text)| format!("---\n# Source: {path}\n{text}"))
+        .collect();
+    assert!(stream == expected, "the stream differs from the files");
+    assert!(!cwd.path().join("-").exists());
 }
