@@ -229,24 +229,15 @@ fn render(
     if out.as_os_str() == "-" {
         return match dappctl::render::render(&validated, &options, &|_, _| None) {
             Ok(rendered) => {
-                let mut stream = Vec::new();
-                for (path, text) in &rendered.output.files {
-                    stream.extend_from_slice(
-                        format!("---\n# Source: {}\n", path.display()).as_bytes(),
-                    );
-                    stream.extend_from_slice(text);
-                }
-                std::mem::forget(validated);
-                match print_bytes(&stream) {
-                    Ok(()) => VALID,
-                    Err(code) => code,
-                }
+                let code = stream(&rendered.output.files);
+                std::mem::forget((rendered, validated));
+                code
             }
             Err(e) => fail(e),
         };
     }
     let mut cache = dappctl::write::Cache::load(out);
-    let reuse = |dir: &std::path::Path, key: u64| cache.intact(out, dir, key);
+    let reuse = |dir: &str, key: u64| cache.intact(out, dir, key);
     let rendered = match dappctl::render::render(&validated, &options, &reuse) {
         Ok(rendered) => rendered,
         Err(e) => return fail(e),
@@ -326,15 +317,33 @@ fn fail(error: impl Into<miette::Report>) -> u8 {
     FAILURE
 }
 
+/// Every object as one YAML stream on stdout, each document headed by the path it would have.
+fn stream(files: &std::collections::BTreeMap<String, Vec<u8>>) -> u8 {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = files
+        .iter()
+        .try_for_each(|(path, text)| {
+            out.write_all(format!("---\n# Source: {path}\n").as_bytes())?;
+            out.write_all(text)
+        })
+        .and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("error: cannot write output: {e}");
+            FAILURE
+        }
+        _ => VALID,
+    }
+}
+
 /// Writes to stdout; a closed pipe (`dappctl validate | head`) is not an error, any other
 /// failure to write is (exit 2).
 fn print(text: &str) -> Result<(), u8> {
-    print_bytes(text.as_bytes())
-}
-
-fn print_bytes(bytes: &[u8]) -> Result<(), u8> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             eprintln!("error: cannot write output: {e}");
             Err(FAILURE)

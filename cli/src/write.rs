@@ -54,11 +54,11 @@ pub const OWNED: &str = ".dappctl-owned";
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Synced {
     /// Files created or whose content changed.
-    pub written: Vec<PathBuf>,
+    pub written: Vec<String>,
     /// Files already as they should be.
     pub unchanged: usize,
     /// Files dappctl wrote before that are no longer wanted.
-    pub removed: Vec<PathBuf>,
+    pub removed: Vec<String>,
 }
 
 /// What the fingerprint cache remembers of a file written: a hash of the content and the size
@@ -109,8 +109,8 @@ impl std::fmt::Display for Fingerprint {
 #[derive(Debug, Default)]
 pub struct Cache {
     path: Option<PathBuf>,
-    fingerprints: BTreeMap<PathBuf, Fingerprint>,
-    keys: BTreeMap<PathBuf, u64>,
+    fingerprints: BTreeMap<String, Fingerprint>,
+    keys: BTreeMap<String, u64>,
 }
 
 impl Cache {
@@ -128,12 +128,12 @@ impl Cache {
                 match (parts.next(), parts.next(), parts.next()) {
                     (Some("F"), Some(file), Some(print)) => {
                         if let Some(print) = Fingerprint::parse(print) {
-                            cache.fingerprints.insert(PathBuf::from(file), print);
+                            cache.fingerprints.insert(file.to_owned(), print);
                         }
                     }
                     (Some("K"), Some(dir), Some(key)) => {
                         if let Ok(key) = u64::from_str_radix(key, 16) {
-                            cache.keys.insert(PathBuf::from(dir), key);
+                            cache.keys.insert(dir.to_owned(), key);
                         }
                     }
                     _ => {}
@@ -146,16 +146,17 @@ impl Cache {
 
     /// The files dappctl wrote below `subdir` of `out`, when they were made from inputs with
     /// this `key` and every one is still on disk as written: they need no rendering again.
-    pub fn intact(&self, out: &Path, subdir: &Path, key: u64) -> Option<Vec<PathBuf>> {
+    pub fn intact(&self, out: &Path, subdir: &str, key: u64) -> Option<Vec<String>> {
         if self.keys.get(subdir) != Some(&key) {
             return None;
         }
-        let files: Vec<(&PathBuf, &Fingerprint)> = self
+        let prefix = format!("{subdir}/");
+        let files: Vec<(&String, &Fingerprint)> = self
             .fingerprints
-            .range(subdir.to_path_buf()..)
-            .take_while(|(p, _)| p.starts_with(subdir))
+            .range(prefix.clone()..)
+            .take_while(|(p, _)| p.starts_with(&prefix))
             .collect();
-        let untouched = |(path, print): &(&PathBuf, &Fingerprint)| {
+        let untouched = |(path, print): &(&String, &Fingerprint)| {
             fs::metadata(out.join(path)).is_ok_and(|meta| {
                 meta.len() == print.len && modified(&meta) == Some(print.modified)
             })
@@ -164,18 +165,18 @@ impl Cache {
             .then(|| files.into_iter().map(|(p, _)| p.clone()).collect())
     }
 
-    fn save(&self, owned: &BTreeSet<&PathBuf>, keys: &BTreeMap<PathBuf, u64>) {
+    fn save(&self, owned: &BTreeSet<&String>, keys: &BTreeMap<String, u64>) {
         let Some(path) = &self.path else { return };
         let mut text = String::new();
         for (file, print) in &self.fingerprints {
             if owned.contains(file) {
-                text.push_str(&format!("F\t{}\t{print}\n", file.display()));
+                text.push_str(&format!("F\t{file}\t{print}\n"));
             }
         }
         let mut all = self.keys.clone();
         all.extend(keys.iter().map(|(k, v)| (k.clone(), *v)));
         for (dir, key) in all {
-            text.push_str(&format!("K\t{}\t{key:016x}\n", dir.display()));
+            text.push_str(&format!("K\t{dir}\t{key:016x}\n"));
         }
         // A cache that cannot be written costs the next run time, never correctness.
         let _ = replace(path, text.as_bytes(), false);
@@ -186,9 +187,9 @@ impl Cache {
 /// intact (kept as they are, still owned), and the keys of the inputs behind each directory.
 #[derive(Debug, Default)]
 pub struct Output {
-    pub files: BTreeMap<PathBuf, Vec<u8>>,
-    pub intact: BTreeSet<PathBuf>,
-    pub keys: BTreeMap<PathBuf, u64>,
+    pub files: BTreeMap<String, Vec<u8>>,
+    pub intact: BTreeSet<String>,
+    pub keys: BTreeMap<String, u64>,
 }
 
 /// Makes `dir` hold `output`: writes only files whose content differs, keeps the intact ones,
@@ -198,25 +199,22 @@ pub struct Output {
 pub fn sync(
     dir: &Path,
     output: &Output,
-    covers: impl Fn(&Path) -> bool,
+    covers: impl Fn(&str) -> bool,
     cache: &mut Cache,
 ) -> io::Result<Synced> {
     let files = &output.files;
     if let Some(bad) = files.keys().chain(&output.intact).find(|p| !inside(p)) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!(
-                "`{}` would be written outside the output directory",
-                bad.display()
-            ),
+            format!("`{bad}` would be written outside the output directory"),
         ));
     }
     let record = dir.join(OWNED);
-    let before: BTreeSet<PathBuf> = match fs::read_to_string(&record) {
+    let before: BTreeSet<String> = match fs::read_to_string(&record) {
         Ok(text) => text
             .lines()
-            .map(PathBuf::from)
             .filter(|p| inside(p))
+            .map(str::to_owned)
             .collect(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => BTreeSet::new(),
         Err(e) => return Err(e),
@@ -225,11 +223,14 @@ pub fn sync(
 
     // Directories first, once each; then the files, in parallel (thousands of small files:
     // the kernel's work per file dominates, and two cores halve it).
-    let parents: BTreeSet<&Path> = files.keys().filter_map(|p| p.parent()).collect();
+    let parents: BTreeSet<&str> = files
+        .keys()
+        .filter_map(|p| Some(p.rsplit_once('/')?.0))
+        .collect();
     for parent in parents {
         fs::create_dir_all(dir.join(parent))?;
     }
-    let outcomes: Vec<(&PathBuf, Option<Fingerprint>, bool)> = files
+    let outcomes: Vec<(&String, Option<Fingerprint>, bool)> = files
         .par_iter()
         .map(|(relative, contents)| {
             let path = dir.join(relative);
@@ -271,7 +272,7 @@ pub fn sync(
             synced.unchanged += 1;
         }
     }
-    let (stale, kept): (Vec<&PathBuf>, Vec<&PathBuf>) = before
+    let (stale, kept): (Vec<&String>, Vec<&String>) = before
         .iter()
         .filter(|p| !files.contains_key(*p) && !output.intact.contains(*p))
         .partition(|p| covers(p));
@@ -282,7 +283,7 @@ pub fn sync(
             Err(e) => return Err(e),
         }
         // Directories the pruning emptied go too; a directory holding anything stays.
-        for parent in stale
+        for parent in Path::new(stale)
             .ancestors()
             .skip(1)
             .filter(|p| !p.as_os_str().is_empty())
@@ -292,8 +293,8 @@ pub fn sync(
             }
         }
     }
-    let owned: BTreeSet<&PathBuf> = files.keys().chain(&output.intact).chain(kept).collect();
-    let listing: String = owned.iter().map(|p| format!("{}\n", p.display())).collect();
+    let owned: BTreeSet<&String> = files.keys().chain(&output.intact).chain(kept).collect();
+    let listing: String = owned.iter().map(|p| format!("{p}\n")).collect();
     if fs::read(&record).ok().as_deref() != Some(listing.as_bytes()) {
         replace(&record, listing.as_bytes(), true)?;
     }
@@ -328,8 +329,11 @@ pub fn fingerprint_cache(out: &Path) -> Option<PathBuf> {
 }
 
 /// A relative path with no `..`, root or prefix: it cannot leave the directory it is joined to.
-fn inside(path: &Path) -> bool {
-    !path.as_os_str().is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)))
+fn inside(path: &str) -> bool {
+    !path.is_empty()
+        && Path::new(path)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
 }
 
 #[cfg(test)]
@@ -355,18 +359,18 @@ mod tests {
         dir
     }
 
-    fn files(entries: &[(&str, &str)]) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn files(entries: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
         entries
             .iter()
-            .map(|(p, c)| (PathBuf::from(p), c.as_bytes().to_vec()))
+            .map(|(p, c)| ((*p).to_owned(), c.as_bytes().to_vec()))
             .collect()
     }
 
-    fn all(_: &Path) -> bool {
+    fn all(_: &str) -> bool {
         true
     }
 
-    fn output(files: BTreeMap<PathBuf, Vec<u8>>) -> Output {
+    fn output(files: BTreeMap<String, Vec<u8>>) -> Output {
         Output {
             files,
             ..Output::default()
@@ -391,7 +395,7 @@ mod tests {
             &mut Cache::default(),
         )
         .unwrap();
-        let dev_only = |p: &Path| !p.starts_with("envs/prod");
+        let dev_only = |p: &str| !p.starts_with("envs/prod/");
         let synced = sync(
             &dir,
             &output(files(&[("envs/dev/x.yaml", "2")])),
@@ -451,8 +455,8 @@ mod tests {
             &mut Cache::default(),
         )
         .unwrap();
-        assert_eq!(next.written, vec![PathBuf::from("a/y.yaml")]);
-        assert_eq!(next.removed, vec![PathBuf::from("b/z.yaml")]);
+        assert_eq!(next.written, vec!["a/y.yaml".to_owned()]);
+        assert_eq!(next.removed, vec!["b/z.yaml".to_owned()]);
         assert!(!dir.join("b").exists(), "the emptied directory is removed");
         assert_eq!(fs::read_to_string(dir.join("a/y.yaml")).unwrap(), "changed");
         assert_eq!(
@@ -481,7 +485,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         fs::write(dir.join("a/x.yaml"), "ORIGINAL").unwrap();
         let repaired = sync(&dir, &want, all, &mut Cache::at(Some(path.clone()))).unwrap();
-        assert_eq!(repaired.written, vec![PathBuf::from("a/x.yaml")]);
+        assert_eq!(repaired.written, vec!["a/x.yaml".to_owned()]);
         assert_eq!(
             fs::read_to_string(dir.join("a/x.yaml")).unwrap(),
             "original"
@@ -505,20 +509,20 @@ mod tests {
             ("p/b.yaml", "2"),
             ("q/c.yaml", "3"),
         ]));
-        first.keys.insert(PathBuf::from("p"), 7);
+        first.keys.insert("p".to_owned(), 7);
         sync(&dir, &first, all, &mut Cache::at(Some(path.clone()))).unwrap();
         let cache = Cache::at(Some(path.clone()));
-        let p = Path::new("p");
+        let p = "p";
         assert_eq!(
             cache.intact(&dir, p, 7),
-            Some(vec![PathBuf::from("p/a.yaml"), PathBuf::from("p/b.yaml")])
+            Some(vec!["p/a.yaml".to_owned(), "p/b.yaml".to_owned()])
         );
         assert_eq!(cache.intact(&dir, p, 8), None, "other inputs");
-        assert_eq!(cache.intact(&dir, Path::new("q"), 7), None, "no key");
+        assert_eq!(cache.intact(&dir, "q", 7), None, "no key");
 
         // Kept intact, the files stay owned and are neither written nor pruned.
         let mut next = output(files(&[("q/c.yaml", "3")]));
-        next.intact = [PathBuf::from("p/a.yaml"), PathBuf::from("p/b.yaml")].into();
+        next.intact = ["p/a.yaml".to_owned(), "p/b.yaml".to_owned()].into();
         let synced = sync(&dir, &next, all, &mut Cache::at(Some(path.clone()))).unwrap();
         assert_eq!(
             (synced.written.len(), synced.unchanged, synced.removed.len()),

@@ -21,22 +21,9 @@ RUNS=${RUNS:-30}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
 
-log() { printf '%s\n' "$*" >&2; }
+# shellcheck source=tests/bench/lib.sh
+. "$root/tests/bench/lib.sh"
 
-need() {
-    local cmd=$1 pkg=$2
-    if [ -x "$cmd" ] || command -v "$cmd" >/dev/null 2>&1; then
-        return
-    fi
-    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-        log "error: $cmd is missing; install the $pkg package"
-        exit 2
-    fi
-    log "installing $pkg..."
-    apt-get install -y "$pkg" >/dev/null 2>&1 ||
-        { apt-get update >/dev/null 2>&1 && apt-get install -y "$pkg" >/dev/null 2>&1; } ||
-        { log "error: cannot install $pkg"; exit 2; }
-}
 need hyperfine hyperfine
 need /usr/bin/time time
 

@@ -51,10 +51,10 @@ pub struct Rendered {
 impl Rendered {
     /// Whether a file of an earlier render is covered by this one (and so removed when this
     /// one no longer produces it).
-    pub fn covers(&self, path: &Path) -> bool {
+    pub fn covers(&self, path: &str) -> bool {
         !self.skipped_envs.iter().any(|env| {
-            path.starts_with(Path::new("envs").join(env))
-                || path.starts_with(Path::new("argocd/apps").join(env))
+            path.starts_with(&format!("envs/{env}/"))
+                || path.starts_with(&format!("argocd/apps/{env}/"))
         })
     }
 }
@@ -96,13 +96,13 @@ pub enum RenderError {
         help: String,
     },
 
-    #[error("{} is rendered twice: by {first} and by {second}", path.display())]
+    #[error("{path} is rendered twice: by {first} and by {second}")]
     #[diagnostic(
         code(render::duplicate),
         help("two objects of one kind share a name in one directory; rename one of them")
     )]
     Duplicate {
-        path: PathBuf,
+        path: String,
         first: String,
         second: String,
     },
@@ -130,7 +130,8 @@ impl RenderError {
 
 /// One rendered object: the text of its file and where it goes.
 struct Object {
-    path: PathBuf,
+    /// Relative, '/'-separated: compared and sorted as text, far cheaper than as a Path.
+    path: String,
     text: String,
     template: String,
 }
@@ -141,7 +142,7 @@ struct Object {
 pub fn render(
     validated: &Validated,
     options: &Options,
-    reuse: &(dyn Fn(&Path, u64) -> Option<Vec<PathBuf>> + Sync),
+    reuse: &(dyn Fn(&str, u64) -> Option<Vec<String>> + Sync),
 ) -> Result<Rendered, RenderError> {
     let templates = Templates::load(options.templates.as_deref())?;
     let mesh = &validated.mesh.spec;
@@ -307,8 +308,13 @@ pub fn render(
                 .join(&meta.domain)
                 .join(&meta.name);
             let key = product_key(&templates, validated, doc, env, &consumers, &by_name);
-            if let Some(files) = reuse(&dir, key) {
-                return Ok(Product::Intact { dir, key, files });
+            let dir_key = dir.to_string_lossy().into_owned();
+            if let Some(files) = reuse(&dir_key, key) {
+                return Ok(Product::Intact {
+                    dir: dir_key,
+                    key,
+                    files,
+                });
             }
             let custom_resource = context::custom_resource_spec(doc);
             let product = context::product(validated, doc, env, &consumers, &custom_resource);
@@ -320,7 +326,11 @@ pub fn render(
             for entry in &product_entries {
                 objects.extend(render_one(entry, &dir.join(&entry.subdir), &ctx)?);
             }
-            Ok(Product::Rendered { dir, key, objects })
+            Ok(Product::Rendered {
+                dir: dir_key,
+                key,
+                objects,
+            })
         })
         .collect::<Result<_, RenderError>>()?;
     let mut output = Output::default();
@@ -341,9 +351,7 @@ pub fn render(
         }
     }
 
-    // Sorted as text (paths here are '/'-joined names): far cheaper than comparing Paths
-    // component by component, and the same order for these paths.
-    objects.par_sort_unstable_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
+    objects.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
     if let Some(pair) = objects.windows(2).find(|w| w[0].path == w[1].path) {
         return Err(RenderError::Duplicate {
             path: pair[0].path.clone(),
@@ -364,14 +372,14 @@ pub fn render(
 /// One product in one environment: rendered now, or found intact from an earlier render.
 enum Product {
     Rendered {
-        dir: PathBuf,
+        dir: String,
         key: u64,
         objects: Vec<Object>,
     },
     Intact {
-        dir: PathBuf,
+        dir: String,
         key: u64,
-        files: Vec<PathBuf>,
+        files: Vec<String>,
     },
 }
 
@@ -441,7 +449,7 @@ fn split(template: &str, custom: bool, dir: &Path, text: &str) -> Result<Vec<Obj
         let mut body = document.trim_end().to_owned();
         body.push('\n');
         objects.push(Object {
-            path: dir.join(file),
+            path: dir.join(file).to_string_lossy().into_owned(),
             text: body,
             template: template.to_owned(),
         });
