@@ -181,6 +181,10 @@ pub const CATALOG: &[(&str, &str)] = &[
     ),
     ("mesh::missing", "No Mesh document."),
     ("mesh::duplicate", "More than one Mesh document."),
+    (
+        "mesh::shared-destination",
+        "Two environments deploy to the same cluster (their namespaces would collide).",
+    ),
     ("name::duplicate", "A name repeats in its scope."),
     (
         "name::duplicate-schema-version",

@@ -210,6 +210,15 @@ fn widgets_heartbeat_as_a_native_sidecar_and_workflows_carry_retries_and_timeout
         "<sales-revenue-chart currency=\"EUR\"></sales-revenue-chart>"
     );
 
+    // The product's own labels reach its resource, but never shadow dappctl's.
+    let resource = parse(
+        "dataproduct",
+        &files["envs/dev/marketing/web-analytics/dataproduct-web-analytics.yaml"],
+    );
+    let labels = &resource["metadata"]["labels"];
+    assert_eq!(labels["tier"], "gold");
+    assert_eq!(labels["app.kubernetes.io/name"], "web-analytics");
+
     let cron = parse(
         "cron",
         &files["envs/prod/sales/sales-orders/cronjob-sales-orders-nightly-revenue.yaml"],

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::{Catalog, Sorted, suggest, unique};
 use crate::diagnostic::Diagnostic;
-use crate::model::DataProduct;
+use crate::model::{DataProduct, Mesh};
 use crate::validate::Doc;
 
 /// The name rules across documents: one Mesh, unique domains, products and widget tags.
@@ -65,6 +65,7 @@ fn mesh(sorted: &Sorted, out: &mut Vec<Diagnostic>) {
             &names,
             out,
         );
+        shared_destinations(mesh, out);
     }
     match sorted.meshes.as_slice() {
         [] if !sorted.broken_mesh && !sorted.incomplete => out.push(
@@ -235,5 +236,39 @@ fn scopes(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
     ];
     for (what, list, field, names) in scopes {
         unique(doc, what, list, field, &names, out);
+    }
+}
+
+/// Two environments deploying to one cluster would render the same namespaces (one per
+/// domain) and fight over every object in them.
+fn shared_destinations(mesh: &Doc<Mesh>, out: &mut Vec<Diagnostic>) {
+    let environments = &mesh.spec.spec.environments;
+    for (i, env) in environments.iter().enumerate() {
+        let target = (&env.destination.server, &env.destination.name);
+        let Some(first) = environments[..i]
+            .iter()
+            .position(|e| (&e.destination.server, &e.destination.name) == target)
+        else {
+            continue;
+        };
+        out.push(
+            mesh.error(
+                "mesh::shared-destination",
+                format!(
+                    "environments `{}` and `{}` deploy to the same cluster",
+                    environments[first].name, env.name
+                ),
+                &format!("/spec/environments/{i}/destination"),
+            )
+            .label("same destination")
+            .related(
+                mesh.file,
+                mesh.span(&format!("/spec/environments/{first}/destination")),
+                "first used here",
+            )
+            .help(
+                "each domain has one namespace per cluster; give every environment its own cluster",
+            ),
+        );
     }
 }
