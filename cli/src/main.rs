@@ -305,6 +305,7 @@ fn init(dir: &std::path::Path) -> u8 {
                 eprintln!("created {}", path.display());
             }
             eprintln!("next: dappctl validate {}", dir.display());
+            eprintln!("then: dappctl render {} --out rendered", dir.display());
             VALID
         }
         Err(e) => fail(e),
