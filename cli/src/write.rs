@@ -111,6 +111,8 @@ pub struct Cache {
     path: Option<PathBuf>,
     fingerprints: BTreeMap<String, Fingerprint>,
     keys: BTreeMap<String, u64>,
+    /// Whether anything differs from the file it was loaded from.
+    changed: bool,
 }
 
 impl Cache {
@@ -165,8 +167,14 @@ impl Cache {
             .then(|| files.into_iter().map(|(p, _)| p.clone()).collect())
     }
 
-    fn save(&self, owned: &BTreeSet<&String>, keys: &BTreeMap<String, u64>) {
+    fn save(&mut self, owned: &BTreeSet<&String>, keys: &BTreeMap<String, u64>) {
         let Some(path) = &self.path else { return };
+        let stale_prints = self.fingerprints.keys().any(|f| !owned.contains(f));
+        let new_keys = keys.iter().any(|(k, v)| self.keys.get(k) != Some(v));
+        // Thousands of lines: rewritten only when something in them changed.
+        if !(self.changed || stale_prints || new_keys) {
+            return;
+        }
         let mut text = String::new();
         for (file, print) in &self.fingerprints {
             if owned.contains(file) {
@@ -299,10 +307,11 @@ pub fn sync(
         replace(&record, listing.as_bytes(), true)?;
     }
     for (path, print, _) in &outcomes {
-        match print {
+        let before = match print {
             Some(print) => cache.fingerprints.insert((*path).clone(), *print),
             None => cache.fingerprints.remove(*path),
         };
+        cache.changed |= before != *print;
     }
     cache.save(&owned, &output.keys);
     Ok(synced)
@@ -478,8 +487,12 @@ mod tests {
                 .unwrap()
                 .starts_with("F\ta/x.yaml\t")
         );
+        let stamp = fs::metadata(&path).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
         let again = sync(&dir, &want, all, &mut Cache::at(Some(path.clone()))).unwrap();
         assert_eq!((again.written.len(), again.unchanged), (0, 1));
+        let now = fs::metadata(&path).unwrap().modified().unwrap();
+        assert_eq!(now, stamp, "an unchanged cache is not written again");
 
         // Same size, other bytes, a later time: the fingerprint no longer holds.
         std::thread::sleep(std::time::Duration::from_millis(20));
