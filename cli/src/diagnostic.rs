@@ -187,6 +187,10 @@ pub const CATALOG: &[(&str, &str)] = &[
     ),
     ("name::duplicate", "A name repeats in its scope."),
     (
+        "name::reserved",
+        "A domain takes a name that belongs to Kubernetes, Argo CD or the platform.",
+    ),
+    (
         "name::duplicate-schema-version",
         "A product defines the same schema@version twice.",
     ),

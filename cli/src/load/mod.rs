@@ -140,6 +140,11 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
         let path = entry.path();
         let kind = entry.file_type().map_err(io)?;
         if kind.is_dir() {
+            // A directory `dappctl render` wrote holds manifests, not specs (its DataProduct
+            // resources look like specs): `render . --out rendered` must not read it back.
+            if path.join(crate::write::OWNED).exists() {
+                continue;
+            }
             walk(&path, found)?;
         } else if is_yaml(&path) && (kind.is_file() || path.is_file()) {
             found.push(path);

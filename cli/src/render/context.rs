@@ -27,13 +27,36 @@ const MAX_NAME: usize = 63;
 /// `parts` joined by '-', cut to 63 characters with a stable hash suffix when longer, so two
 /// long names that share a prefix still differ.
 pub fn resource_name(parts: &[&str]) -> String {
+    short_name(parts, MAX_NAME)
+}
+
+/// CronJob names get 11 characters appended for their Jobs, and a StatefulSet's name goes into
+/// its pods' `controller-revision-hash` label with 11 more: both must fit in 52.
+const MAX_OWNER_NAME: usize = 52;
+
+/// `parts` joined by '-', at most `max` characters (cut on a character boundary, with a stable
+/// hash suffix).
+fn short_name(parts: &[&str], max: usize) -> String {
     let full = parts.join("-");
-    if full.len() <= MAX_NAME {
+    if full.len() <= max {
         return full;
     }
     let hash = fnv1a(full.as_bytes());
-    let keep = full[..MAX_NAME - 9].trim_end_matches('-');
+    let mut cut = max - 9;
+    while !full.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let keep = full[..cut].trim_end_matches('-');
     format!("{keep}-{:08x}", hash as u32)
+}
+
+/// A version as a label value: `+` (build metadata) is not allowed there, and at most 63
+/// characters ending in a letter or digit.
+fn label_version(version: &semver::Version) -> String {
+    let text = version.to_string().replace('+', "_");
+    let cut: String = text.chars().take(MAX_NAME).collect();
+    cut.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_owned()
 }
 
 /// FNV-1a: a hash that is the same on every machine and release, unlike std's.
@@ -196,10 +219,46 @@ fn resources(layers: &[Option<&Resources>]) -> Value {
     fn memory(l: &ResourceList) -> Option<&String> {
         l.memory.as_ref()
     }
+    let (request_cpu, request_memory) =
+        (pick(requests, cpu, "50m"), pick(requests, memory, "64Mi"));
+    let (limit_cpu, limit_memory) = (pick(limits, cpu, "500m"), pick(limits, memory, "256Mi"));
+    // Layers may set a request above the limit another layer set: the API server refuses
+    // such a pod, so the limit rises to the request.
+    let at_least = |limit: String, request: &String| match (quantity(&limit), quantity(request)) {
+        (Some(l), Some(r)) if l < r => request.clone(),
+        _ => limit,
+    };
     json!({
-        "requests": { "cpu": pick(requests, cpu, "50m"), "memory": pick(requests, memory, "64Mi") },
-        "limits": { "cpu": pick(limits, cpu, "500m"), "memory": pick(limits, memory, "256Mi") },
+        "requests": { "cpu": request_cpu, "memory": request_memory },
+        "limits": {
+            "cpu": at_least(limit_cpu, &request_cpu),
+            "memory": at_least(limit_memory, &request_memory),
+        },
     })
+}
+
+/// A Kubernetes quantity (`500m`, `1.5`, `256Mi`, `1G`) as a number, for comparing two of them.
+fn quantity(text: &str) -> Option<f64> {
+    let suffixes: [(&str, f64); 13] = [
+        ("Ki", 1024.0),
+        ("Mi", 1024.0 * 1024.0),
+        ("Gi", 1024.0 * 1024.0 * 1024.0),
+        ("Ti", 1024.0 * 1024.0 * 1024.0 * 1024.0),
+        ("Pi", 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0),
+        ("Ei", 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0),
+        ("m", 1e-3),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
+    ];
+    let (number, scale) = suffixes
+        .iter()
+        .find_map(|(suffix, scale)| Some((text.strip_suffix(suffix)?, *scale)))
+        .unwrap_or((text, 1.0));
+    number.parse::<f64>().ok().map(|n| n * scale)
 }
 
 /// A relative image name gets the mesh's registry in front; one naming its registry (a first
@@ -252,7 +311,7 @@ pub fn product(
                 "name": s.name,
                 "kind": s.kind,
                 "engine": s.engine,
-                "resourceName": resource_name(&[name, &s.name]),
+                "resourceName": short_name(&[name, &s.name], MAX_OWNER_NAME),
                 "size": s.size.as_deref().unwrap_or("10Gi"),
                 "bucket": s.bucket,
                 "storageClass": storage_class,
@@ -323,7 +382,7 @@ pub fn product(
                 .collect();
             json!({
                 "name": w.name,
-                "resourceName": resource_name(&[name, &w.name]),
+                "resourceName": short_name(&[name, &w.name], MAX_OWNER_NAME),
                 "schedule": w.schedule,
                 "backoffLimit": w.retries.as_ref().map_or(0, |r| r.max),
                 "activeDeadlineSeconds": w.timeout.as_deref().and_then(seconds),
@@ -355,7 +414,7 @@ pub fn product(
                 "serviceName": service,
                 "contractName": resource_name(&[name, &p.name, "contract"]),
                 "contract": serde_json::to_string_pretty(&contract).expect("JSON values serialise"),
-                "storageInstance": resource_name(&[name, &p.storage]),
+                "storageInstance": short_name(&[name, &p.storage], MAX_OWNER_NAME),
                 "inCluster": facts.as_ref().is_some_and(|f| f.in_cluster),
                 "externalHost": facts.as_ref().and_then(|f| f.external_host),
                 "port": facts.as_ref().map_or(0, |f| f.port),
@@ -394,7 +453,7 @@ pub fn product(
                     "port": facts.port,
                     "inCluster": facts.in_cluster,
                     "engine": store.engine,
-                    "storageInstance": resource_name(&[&r.name, &store.name]),
+                    "storageInstance": short_name(&[&r.name, &store.name], MAX_OWNER_NAME),
                 }))
             });
             json!({
@@ -453,6 +512,7 @@ pub fn product(
         "domain": meta.domain,
         "namespace": namespace,
         "version": meta.version.to_string(),
+        "labelVersion": label_version(&meta.version),
         "status": meta.status,
         "owner": meta.owner,
         "urn": format!("{}:dataproducts:{}:{}", mesh.spec.urn_prefix, name, meta.version.major),
@@ -614,26 +674,33 @@ fn pinot(doc: &Doc<DataProduct>, store: &Storage) -> Value {
     })
 }
 
-/// `1h30m` → 5400; None for text the schema's timespan format would not accept.
+/// `1h30m` → 5400, `1500ms` → 2 (whole seconds, rounded up: a deadline is never shorter than
+/// asked); None for text the schema's timespan format would not accept, or too large a span.
 pub fn seconds(span: &str) -> Option<u64> {
-    let mut total = 0u64;
+    let mut millis = 0u64;
     let mut number = String::new();
-    for c in span.chars() {
+    let mut chars = span.chars().peekable();
+    while let Some(c) = chars.next() {
         if c.is_ascii_digit() {
             number.push(c);
             continue;
         }
         let n: u64 = number.parse().ok()?;
         number.clear();
-        total += n * match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
+        let unit = match c {
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                1
+            }
+            's' => 1_000,
+            'm' => 60_000,
+            'h' => 3_600_000,
+            'd' => 86_400_000,
             _ => return None,
         };
+        millis = millis.checked_add(n.checked_mul(unit)?)?;
     }
-    number.is_empty().then_some(total)
+    number.is_empty().then_some(millis.div_ceil(1000))
 }
 
 #[cfg(test)]
@@ -648,6 +715,27 @@ mod tests {
         assert_eq!(name, resource_name(&[&long, &long]));
         assert_ne!(name, resource_name(&[&long, &"a".repeat(39), "b"]));
         assert_eq!(resource_name(&["orders", "sql"]), "orders-sql");
+        // Cut on a character boundary, whatever a template passes in.
+        assert!(resource_name(&[&"é".repeat(40)]).len() <= 63);
+        assert_eq!(short_name(&[&long, &long], 52).len(), 52);
+    }
+
+    #[test]
+    fn limits_never_fall_below_requests_and_versions_fit_labels() {
+        let env = Resources {
+            requests: Some(ResourceList {
+                cpu: Some("2".into()),
+                memory: Some("1Gi".into()),
+            }),
+            limits: None,
+        };
+        let r = resources(&[Some(&env)]);
+        assert_eq!(r["limits"]["cpu"], "2");
+        assert_eq!(r["limits"]["memory"], "1Gi");
+        assert_eq!(quantity("500m"), Some(0.5));
+        assert_eq!(quantity("256Mi"), Some(268_435_456.0));
+        let version = semver::Version::parse("1.2.0-rc.1+build.5").unwrap();
+        assert_eq!(label_version(&version), "1.2.0-rc.1_build.5");
     }
 
     #[test]
@@ -656,6 +744,13 @@ mod tests {
         assert_eq!(seconds("45s"), Some(45));
         assert_eq!(seconds("2d"), Some(172_800));
         assert_eq!(seconds("10"), None);
+        assert_eq!(seconds("1500ms"), Some(2));
+        assert_eq!(seconds("1m30s"), Some(90));
+        assert_eq!(
+            seconds("99999999999999999h"),
+            None,
+            "overflow is refused, not wrapped"
+        );
         assert_eq!(seconds("1w"), None);
     }
 

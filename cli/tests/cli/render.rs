@@ -672,3 +672,18 @@ fn out_dash_prints_one_stream_of_the_same_objects() {
     assert!(stream == expected, "the stream differs from the files");
     assert!(!cwd.path().join("-").exists());
 }
+
+#[test]
+fn a_rendered_directory_inside_the_mesh_is_not_read_as_specs() {
+    let mesh = TempDir::new("render-inside");
+    copy_examples(mesh.path());
+    let out = mesh.path().join("rendered");
+    for _ in 0..2 {
+        let result = run(&["render", ".", "--out", "rendered"], mesh.path());
+        assert_exit(&result, 0);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(!stderr.contains("warning"), "{stderr}");
+    }
+    assert!(out.join(".dappctl-owned").exists());
+    assert_exit(&run(&["validate", "."], mesh.path()), 0);
+}

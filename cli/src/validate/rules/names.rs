@@ -10,6 +10,9 @@ use crate::validate::Doc;
 /// The name rules across documents: one Mesh, unique domains, products and widget tags.
 pub(super) fn check(sorted: &Sorted, out: &mut Vec<Diagnostic>) {
     mesh(sorted, out);
+    for domain in &sorted.domains {
+        reserved(domain, out);
+    }
     across_documents(
         "domain",
         sorted
@@ -269,6 +272,39 @@ fn shared_destinations(mesh: &Doc<Mesh>, out: &mut Vec<Diagnostic>) {
             .help(
                 "each domain has one namespace per cluster; give every environment its own cluster",
             ),
+        );
+    }
+}
+
+/// Names a domain cannot take: its name becomes a namespace and an Argo CD project, and these
+/// belong to Kubernetes, Argo CD or the platform (`default` is also Argo CD's own project).
+const RESERVED: [&str; 10] = [
+    "default",
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "argocd",
+    "dappmesh-system",
+    "dappmesh-platform",
+    "platform",
+    "kafka",
+    "pinot",
+];
+
+fn reserved(domain: &Doc<crate::model::Domain>, out: &mut Vec<Diagnostic>) {
+    let name = domain.spec.metadata.name.as_str();
+    if RESERVED.contains(&name) || name.starts_with("kube-") {
+        out.push(
+            domain
+                .error(
+                    "name::reserved",
+                    format!("`{name}` cannot name a domain"),
+                    "/metadata/name",
+                )
+                .label("reserved")
+                .help(
+                    "a domain becomes a namespace and an Argo CD project; this name belongs to Kubernetes, Argo CD or the DappMesh platform",
+                ),
         );
     }
 }
