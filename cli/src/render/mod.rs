@@ -96,6 +96,15 @@ pub enum RenderError {
         help: String,
     },
 
+    #[error("{first} and {second} are one object: the same kind and name in one namespace")]
+    #[diagnostic(
+        code(render::collision),
+        help(
+            "names joined with '-' can meet (domain `a` + product `b-c`, domain `a-b` + product `c`); rename one of them"
+        )
+    )]
+    Collision { first: String, second: String },
+
     #[error("{path} is rendered twice: by {first} and by {second}")]
     #[diagnostic(
         code(render::duplicate),
@@ -363,10 +372,37 @@ pub fn render(
         .into_iter()
         .map(|o| (o.path, o.text.into_bytes()))
         .collect();
+    collisions(output.files.keys().chain(&output.intact))?;
     Ok(Rendered {
         output,
         skipped_envs,
     })
+}
+
+/// Files in different directories can still be one object in the cluster: every product of
+/// a domain shares its namespace, and every Argo CD object lives in `argocd`. The file name
+/// is the kind and the name, so two equal file names in one namespace are a collision.
+fn collisions<'a>(paths: impl Iterator<Item = &'a String>) -> Result<(), RenderError> {
+    let mut seen: std::collections::HashMap<(&str, &str), &str> = std::collections::HashMap::new();
+    for path in paths {
+        let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
+        let parts: Vec<&str> = dir.split('/').collect();
+        // The namespace a file's object lands in, as far as names go: the environment and
+        // domain for envs/, one shared space each for argocd/ and platform/.
+        let space = match parts.as_slice() {
+            ["envs", env, domain, ..] => &path[..env.len() + domain.len() + 6],
+            ["argocd", ..] => "argocd",
+            [first, ..] => first,
+            [] => "",
+        };
+        if let Some(first) = seen.insert((space, file), path) {
+            return Err(RenderError::Collision {
+                first: first.to_owned(),
+                second: path.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// One product in one environment: rendered now, or found intact from an earlier render.
@@ -568,6 +604,29 @@ fn identify_parsed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn objects_of_one_namespace_must_differ_across_directories() {
+        let paths = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let fine = paths(&[
+            "envs/dev/crm/a/service-x.yaml",
+            "envs/prod/crm/a/service-x.yaml",
+            "envs/dev/sales/a/service-x.yaml",
+            "argocd/apps/dev/application-x.yaml",
+            "argocd/apps/appproject-x.yaml",
+        ]);
+        assert!(collisions(fine.iter()).is_ok());
+        let clash = paths(&[
+            "envs/dev/crm/a/service-b-c.yaml",
+            "envs/dev/crm/a-b/service-b-c.yaml",
+        ]);
+        assert!(collisions(clash.iter()).is_err());
+        let apps = paths(&[
+            "argocd/apps/dev/application-dev-eu-sales.yaml",
+            "argocd/apps/dev-eu/application-dev-eu-sales.yaml",
+        ]);
+        assert!(collisions(apps.iter()).is_err());
+    }
 
     #[test]
     fn documents_are_cut_at_separators_and_blank_ones_dropped() {
