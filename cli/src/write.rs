@@ -235,8 +235,17 @@ pub fn sync(
         .keys()
         .filter_map(|p| Some(p.rsplit_once('/')?.0))
         .collect();
+    let mut real = BTreeSet::new();
     for parent in parents {
+        no_symlink(dir, parent, &mut real)?;
         fs::create_dir_all(dir.join(parent))?;
+    }
+    // Files about to be created are owned before they exist: should writing stop halfway,
+    // the next run still knows them, and prunes them if they are no longer wanted.
+    if files.keys().any(|p| !before.contains(p)) {
+        let owned: BTreeSet<&String> = before.iter().chain(files.keys()).collect();
+        let listing: String = owned.iter().map(|p| format!("{p}\n")).collect();
+        replace(&record, listing.as_bytes(), true)?;
     }
     let outcomes: Vec<(&String, Option<Fingerprint>, bool)> = files
         .par_iter()
@@ -285,6 +294,9 @@ pub fn sync(
         .filter(|p| !files.contains_key(*p) && !output.intact.contains(*p))
         .partition(|p| covers(p));
     for stale in stale {
+        if let Some((parent, _)) = stale.rsplit_once('/') {
+            no_symlink(dir, parent, &mut real)?;
+        }
         match fs::remove_file(dir.join(stale)) {
             Ok(()) => synced.removed.push(stale.clone()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -335,6 +347,36 @@ pub fn fingerprint_cache(out: &Path) -> Option<PathBuf> {
     let key = xxhash_rust::xxh3::xxh3_64(absolute.as_os_str().as_encoded_bytes());
     fs::create_dir_all(&base).ok()?;
     Some(base.join(format!("fingerprints-{key:016x}")))
+}
+
+/// Refuses a directory path below `dir` that goes through a symbolic link: the link could
+/// lead outside `dir`, and a committed record could then name files there to delete.
+/// `real` remembers the prefixes already checked.
+fn no_symlink<'a>(dir: &Path, relative: &'a str, real: &mut BTreeSet<&'a str>) -> io::Result<()> {
+    let mut end = 0;
+    while end < relative.len() {
+        end = relative[end..]
+            .find('/')
+            .map_or(relative.len(), |i| end + i);
+        let prefix = &relative[..end];
+        end += 1;
+        if real.contains(prefix) {
+            continue;
+        }
+        match fs::symlink_metadata(dir.join(prefix)) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("`{prefix}` is a symbolic link; dappctl writes only real directories"),
+                ));
+            }
+            // A directory not there yet is created by dappctl itself, so it is real.
+            Ok(_) | Err(_) => {
+                real.insert(prefix);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A relative path with no `..`, root or prefix: it cannot leave the directory it is joined to.
@@ -572,6 +614,33 @@ mod tests {
             fs::read_to_string(dir.join("a/mine.yaml")).unwrap(),
             "hand-written"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sync_never_writes_or_deletes_through_a_symbolic_link() {
+        let dir = temp_dir("symlink");
+        let outside = dir.with_extension("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("victim.yaml"), "keep").unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("envs")).unwrap();
+        let err = sync(
+            &dir,
+            &output(files(&[("envs/x.yaml", "1")])),
+            all,
+            &mut Cache::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(!outside.join("x.yaml").exists());
+        // A record naming a file behind the link does not get it deleted either.
+        fs::write(dir.join(OWNED), "envs/victim.yaml\n").unwrap();
+        assert!(sync(&dir, &output(files(&[])), all, &mut Cache::default()).is_err());
+        assert_eq!(
+            fs::read_to_string(outside.join("victim.yaml")).unwrap(),
+            "keep"
+        );
+        fs::remove_dir_all(&outside).unwrap();
         fs::remove_dir_all(&dir).unwrap();
     }
 
