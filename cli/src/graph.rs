@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use crate::model::{ConnectorType, DataProduct, NodeRef, PortType, SchemaId, SchemaState};
+use crate::model::{DataProduct, NodeRef, SchemaId, SchemaState};
 use crate::validate::Validated;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,7 +224,7 @@ impl Cluster {
                 Some(connector) => (
                     vec![
                         format!("in {}", port.name),
-                        connector_name(connector.kind).to_owned(),
+                        connector.kind.as_str().to_owned(),
                     ],
                     Shape::Connector,
                 ),
@@ -239,7 +239,7 @@ impl Cluster {
         for port in &spec.data_in_use.output_ports {
             let lines = vec![
                 format!("out {}", port.name),
-                format!("{} v{}", port_type_name(port.kind), port.version),
+                format!("{} v{}", port.kind.as_str(), port.version),
             ];
             cluster.declare(Id::output(domain, name, &port.name), lines, Shape::Port);
         }
@@ -325,33 +325,12 @@ impl Cluster {
 
 // The model's enums carry their YAML spelling only in serde attributes; these repeat it.
 
-fn connector_name(kind: ConnectorType) -> &'static str {
-    match kind {
-        ConnectorType::PostgresCdc => "postgres-cdc",
-        ConnectorType::Kafka => "kafka",
-        ConnectorType::Http => "http",
-        ConnectorType::TrackingPixel => "tracking-pixel",
-        ConnectorType::S3 => "s3",
-        ConnectorType::Jdbc => "jdbc",
-    }
-}
-
 fn state_name(state: SchemaState) -> &'static str {
     match state {
         SchemaState::Ingestion => "ingestion",
         SchemaState::Transformation => "transformation",
         SchemaState::Aggregation => "aggregation",
         SchemaState::Serving => "serving",
-    }
-}
-
-fn port_type_name(kind: PortType) -> &'static str {
-    match kind {
-        PortType::Rest => "rest",
-        PortType::Graphql => "graphql",
-        PortType::Grpc => "grpc",
-        PortType::Sql => "sql",
-        PortType::Stream => "stream",
     }
 }
 

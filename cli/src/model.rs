@@ -392,6 +392,20 @@ pub enum ConnectorType {
     Jdbc,
 }
 
+impl ConnectorType {
+    /// The spelling in the YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectorType::PostgresCdc => "postgres-cdc",
+            ConnectorType::Kafka => "kafka",
+            ConnectorType::Http => "http",
+            ConnectorType::TrackingPixel => "tracking-pixel",
+            ConnectorType::S3 => "s3",
+            ConnectorType::Jdbc => "jdbc",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Connector {
@@ -419,6 +433,19 @@ pub enum PortType {
     Grpc,
     Sql,
     Stream,
+}
+
+impl PortType {
+    /// The spelling in the YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortType::Rest => "rest",
+            PortType::Graphql => "graphql",
+            PortType::Grpc => "grpc",
+            PortType::Sql => "sql",
+            PortType::Stream => "stream",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

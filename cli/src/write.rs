@@ -470,30 +470,17 @@ mod tests {
     fn sync_writes_only_what_changed_and_prunes_only_what_it_owned() {
         let dir = temp_dir("prune");
         fs::write(dir.join("README.md"), "not ours").unwrap();
-        let first = sync(
-            &dir,
-            &output(files(&[
+        let three = || {
+            output(files(&[
                 ("a/x.yaml", "1"),
                 ("a/y.yaml", "2"),
                 ("b/z.yaml", "3"),
-            ])),
-            all,
-            &mut Cache::default(),
-        )
-        .unwrap();
+            ]))
+        };
+        let first = sync(&dir, &three(), all, &mut Cache::default()).unwrap();
         assert_eq!(first.written.len(), 3);
 
-        let again = sync(
-            &dir,
-            &output(files(&[
-                ("a/x.yaml", "1"),
-                ("a/y.yaml", "2"),
-                ("b/z.yaml", "3"),
-            ])),
-            all,
-            &mut Cache::default(),
-        )
-        .unwrap();
+        let again = sync(&dir, &three(), all, &mut Cache::default()).unwrap();
         assert_eq!(
             (again.written.len(), again.unchanged, again.removed.len()),
             (0, 3, 0)

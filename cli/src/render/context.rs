@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::contract;
 use crate::model::{
-    Connector, ConnectorType, DataProduct, Engine, Environment, Mesh, PipelineMode, PortType,
-    ResourceList, Resources, Storage,
+    Connector, ConnectorType, DataProduct, Engine, Environment, Mesh, PipelineMode, ResourceList,
+    Resources, Storage,
 };
 use crate::validate::{Doc, Validated};
 
@@ -158,17 +158,6 @@ fn connector_port(connector: &Connector) -> u16 {
         ConnectorType::Kafka | ConnectorType::TrackingPixel => 9092,
         ConnectorType::Http | ConnectorType::S3 => 443,
     })
-}
-
-fn connector_name(kind: ConnectorType) -> &'static str {
-    match kind {
-        ConnectorType::PostgresCdc => "postgres-cdc",
-        ConnectorType::Kafka => "kafka",
-        ConnectorType::Http => "http",
-        ConnectorType::TrackingPixel => "tracking-pixel",
-        ConnectorType::S3 => "s3",
-        ConnectorType::Jdbc => "jdbc",
-    }
 }
 
 /// Who consumes each output port, found once for the whole mesh:
@@ -408,7 +397,7 @@ pub fn product(
             let contract = contract::odcs(validated, doc, p, &service, env);
             json!({
                 "name": p.name,
-                "type": port_type(p.kind),
+                "type": p.kind.as_str(),
                 "version": p.version.to_string(),
                 "serves": p.serves.to_string(),
                 "serviceName": service,
@@ -459,7 +448,7 @@ pub fn product(
             json!({
                 "name": i.name,
                 "connector": i.connector.as_ref().map(|c| json!({
-                    "type": connector_name(c.kind),
+                    "type": c.kind.as_str(),
                     "port": connector_port(c),
                     "secretRef": c.secret_ref,
                 })),
@@ -527,16 +516,6 @@ pub fn product(
         "resources": resources(&base_resources),
         "customResourceSpec": custom_resource,
     })
-}
-
-fn port_type(kind: PortType) -> &'static str {
-    match kind {
-        PortType::Rest => "rest",
-        PortType::Graphql => "graphql",
-        PortType::Grpc => "grpc",
-        PortType::Sql => "sql",
-        PortType::Stream => "stream",
-    }
 }
 
 /// The legacy registration markup: one custom element with its attributes, escaped, for
