@@ -103,6 +103,17 @@ enum Color {
     Never,
 }
 
+impl Color {
+    /// Whether to colour output going to a stream that is (or is not) a terminal.
+    fn enabled(self, terminal: bool) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => terminal && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum KindArg {
     #[value(name = "Mesh", alias = "mesh")]
@@ -172,11 +183,7 @@ fn validate(paths: &[PathBuf], format: OutputFormat, strict: bool, color: Color)
     let stdout = std::io::stdout();
     let format = match format {
         OutputFormat::Human => Format::Human(HumanOptions {
-            color: match color {
-                Color::Always => true,
-                Color::Never => false,
-                Color::Auto => stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-            },
+            color: color.enabled(stdout.is_terminal()),
             width: terminal_width(),
         }),
         OutputFormat::Json => Format::Json,
@@ -201,11 +208,7 @@ fn validated(paths: &[PathBuf], color: Color) -> Result<dappctl::validate::Valid
     let stderr = std::io::stderr();
     if !outcome.report.diagnostics.is_empty() || outcome.validated.is_none() {
         let format = Format::Human(HumanOptions {
-            color: match color {
-                Color::Always => true,
-                Color::Never => false,
-                Color::Auto => stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-            },
+            color: color.enabled(stderr.is_terminal()),
             width: terminal_width(),
         });
         eprint!("{}", report::render(&outcome.report, format, false));

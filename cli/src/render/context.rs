@@ -160,6 +160,25 @@ fn connector_port(connector: &Connector) -> u16 {
     })
 }
 
+/// Every product by (domain, name), found once for the whole mesh.
+pub type Products<'a> = BTreeMap<(&'a str, &'a str), &'a Doc<DataProduct>>;
+
+pub fn products(validated: &Validated) -> Products<'_> {
+    validated
+        .products
+        .iter()
+        .map(|d| {
+            (
+                (
+                    d.spec.metadata.domain.as_str(),
+                    d.spec.metadata.name.as_str(),
+                ),
+                d,
+            )
+        })
+        .collect()
+}
+
 /// Who consumes each output port, found once for the whole mesh:
 /// (provider domain, provider product, port) → consumers (domain, product), sorted.
 pub type Consumers<'a> = BTreeMap<(&'a str, &'a str, &'a str), Vec<(&'a str, &'a str)>>;
@@ -270,6 +289,7 @@ pub fn product(
     doc: &Doc<DataProduct>,
     env: &Environment,
     consumers: &Consumers<'_>,
+    products: &Products<'_>,
     custom_resource: &str,
 ) -> Value {
     let mesh = &validated.mesh.spec;
@@ -419,9 +439,7 @@ pub fn product(
         .iter()
         .map(|i| {
             let provider = i.product.as_ref().and_then(|r| {
-                let doc = validated.products.iter().find(|d| {
-                    d.spec.metadata.domain == r.domain && d.spec.metadata.name == r.name
-                })?;
+                let doc = products.get(&(r.domain.as_str(), r.name.as_str()))?;
                 let port = doc
                     .spec
                     .spec

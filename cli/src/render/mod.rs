@@ -17,7 +17,6 @@ mod crd;
 mod emit;
 mod templates;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -295,19 +294,7 @@ pub fn render(
         .zip(&env_contexts)
         .flat_map(|(env, ctx)| validated.products.iter().map(move |p| (*env, ctx, p)))
         .collect();
-    let by_name: BTreeMap<(&str, &str), &Doc<DataProduct>> = validated
-        .products
-        .iter()
-        .map(|d| {
-            (
-                (
-                    d.spec.metadata.domain.as_str(),
-                    d.spec.metadata.name.as_str(),
-                ),
-                d,
-            )
-        })
-        .collect();
+    let by_name = context::products(validated);
     let rendered: Vec<Product> = work
         .par_iter()
         .map(|(env, env_context, doc)| {
@@ -326,7 +313,8 @@ pub fn render(
                 });
             }
             let custom_resource = context::custom_resource_spec(doc);
-            let product = context::product(validated, doc, env, &consumers, &custom_resource);
+            let product =
+                context::product(validated, doc, env, &consumers, &by_name, &custom_resource);
             // Converted once: templates would otherwise each convert the whole context again.
             let ctx = minijinja::Value::from_serialize(
                 json!({ "mesh": mesh_context, "env": env_context, "product": product }),
@@ -428,7 +416,7 @@ fn product_key(
     doc: &Doc<DataProduct>,
     env: &Environment,
     consumers: &context::Consumers<'_>,
-    by_name: &BTreeMap<(&str, &str), &Doc<DataProduct>>,
+    by_name: &context::Products<'_>,
 ) -> u64 {
     let meta = &doc.spec.metadata;
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
