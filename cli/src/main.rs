@@ -176,7 +176,7 @@ fn main() -> ExitCode {
 }
 
 fn validate(paths: &[PathBuf], format: OutputFormat, strict: bool, color: Color) -> u8 {
-    let outcome = match dappctl::validate::validate_paths(paths) {
+    let outcome = match checked(paths) {
         Ok(outcome) => outcome,
         Err(e) => return fail(e),
     };
@@ -201,10 +201,19 @@ fn validate(paths: &[PathBuf], format: OutputFormat, strict: bool, color: Color)
     code
 }
 
+/// Validates, remembering the files found valid (in the user's cache) so that the next run
+/// over the same paths reads them again but parses and checks only what changed.
+fn checked(paths: &[PathBuf]) -> Result<dappctl::validate::Outcome, dappctl::load::LoadError> {
+    let memo = dappctl::validate::Memo::load(paths);
+    let outcome = dappctl::validate::validate_paths_with(paths, &memo)?;
+    memo.save();
+    Ok(outcome)
+}
+
 /// Validates, and on success hands back the mesh; otherwise prints the diagnostics (on stderr:
 /// stdout belongs to the command's own output) and returns the exit code.
 fn validated(paths: &[PathBuf], color: Color) -> Result<dappctl::validate::Validated, u8> {
-    let outcome = dappctl::validate::validate_paths(paths).map_err(fail)?;
+    let outcome = checked(paths).map_err(fail)?;
     let stderr = std::io::stderr();
     if !outcome.report.diagnostics.is_empty() || outcome.validated.is_none() {
         let format = Format::Human(HumanOptions {

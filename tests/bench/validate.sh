@@ -6,7 +6,8 @@
 #
 # Builds the release binary and the `synthetic_mesh` example, writes each mesh into a
 # temporary directory, checks that dappctl accepts it (exit 0, no warning), then prints:
-#   - hyperfine's markdown table (mean ± σ wall time) and the median for every size, on stdout;
+#   - hyperfine's markdown table (mean ± σ wall time) and the median for every size, cold and
+#     with every file remembered as valid from the run before, on stdout;
 #   - the maximum resident set size of one run per size, from /usr/bin/time -v.
 # Progress goes to stderr, so `validate.sh > bench.md` keeps only the results.
 #
@@ -36,6 +37,7 @@ gen="$target/release/examples/synthetic_mesh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dappctl-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+export DAPPCTL_CACHE_DIR="$work/cache"
 
 commands=()
 for n in $SIZES; do
@@ -51,7 +53,12 @@ for n in $SIZES; do
         exit 1
         ;;
     esac
-    commands+=(-n "N=$n" "$bin validate $dir")
+    # Cold: nothing remembered. Remembered: every file valid in the run before (the memo in
+    # dappctl's cache), so only the rules across documents run again.
+    commands+=(
+        -n "N=$n" --prepare "rm -rf '$work/cache'" "$bin validate $dir"
+        -n "N=$n, remembered" --prepare "true" "$bin validate $dir"
+    )
 done
 
 log "timing..."

@@ -105,24 +105,30 @@ pub struct Loaded<D = LoadedDocument> {
 /// taken whatever its extension.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut found = Vec::new();
+    let mut linked = false;
     for path in paths {
         let meta = fs::metadata(path).map_err(|source| LoadError::Io {
             path: path.clone(),
             source,
         })?;
         if meta.is_dir() {
-            walk(path, &mut found)?;
+            walk(path, &mut found, &mut linked)?;
         } else {
             found.push(path.clone());
         }
     }
-    // `dappctl validate . ./products` names some files twice: load each once, first name wins.
-    let mut seen = std::collections::HashSet::new();
-    found.retain(|path| seen.insert(fs::canonicalize(path).unwrap_or_else(|_| path.clone())));
+    // `dappctl validate . ./products` names some files twice, and so can a symbolic link:
+    // load each file once, first name wins. One directory without links cannot, and is
+    // spared resolving every path (a thousand files, several system calls each).
+    if paths.len() > 1 || linked {
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|path| seen.insert(fs::canonicalize(path).unwrap_or_else(|_| path.clone())));
+    }
     Ok(found)
 }
 
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+/// Finds the spec files below `dir`; `linked` is set when one of them is a symbolic link.
+fn walk(dir: &Path, found: &mut Vec<PathBuf>, linked: &mut bool) -> Result<(), LoadError> {
     let io = |source| LoadError::Io {
         path: dir.to_path_buf(),
         source,
@@ -145,8 +151,9 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
             if path.join(crate::write::OWNED).exists() {
                 continue;
             }
-            walk(&path, found)?;
+            walk(&path, found, linked)?;
         } else if is_yaml(&path) && (kind.is_file() || path.is_file()) {
+            *linked |= kind.is_symlink();
             found.push(path);
         }
     }
@@ -161,49 +168,75 @@ fn is_yaml(path: &Path) -> bool {
 }
 
 /// A file, and its documents or the reason it has none.
-type FileOutcome<D> = (Arc<SourceFile>, Result<Vec<D>, Diagnostic>);
+type FileOutcome<D> = (Arc<SourceFile>, Result<Vec<D>, Box<Diagnostic>>);
 
 /// Reads and parses the files, in parallel, keeping their order.
 pub fn load(paths: &[PathBuf], limits: Limits) -> Result<Loaded, LoadError> {
-    load_with(paths, limits, |document| document)
+    load_with(paths, limits, SpecFile::parse)
 }
 
-/// Reads and parses the files in parallel and hands each document to `each` on the same
-/// thread, right after its file is parsed: a caller that reduces a document to something
-/// smaller never holds every tree of the mesh at once.
+/// One spec file, read whole and found to be text. What it holds is known only once it is
+/// [parsed](SpecFile::parse), unless the caller remembers it from an earlier run.
+pub struct SpecFile {
+    pub index: usize,
+    pub source: Arc<SourceFile>,
+    spans: Arc<Spans>,
+}
+
+impl SpecFile {
+    /// The file's YAML documents as JSON, or the diagnostic that stopped the parse.
+    pub fn parse(&self) -> Result<Vec<LoadedDocument>, Box<Diagnostic>> {
+        let documents = yaml::parse(&self.source, self.spans.limits)
+            .map_err(|e| Box::new(yaml_diagnostic(self.index, e, self.spans.limits)))?;
+        Ok(documents
+            .into_iter()
+            .enumerate()
+            .map(|(document, json)| LoadedDocument {
+                file: self.index,
+                json,
+                spans: self.spans(document),
+            })
+            .collect())
+    }
+
+    /// The positions of document `document` of this file, found by parsing the file only
+    /// when a diagnostic asks for one.
+    pub fn spans(&self, document: usize) -> DocSpans {
+        DocSpans {
+            spans: Arc::clone(&self.spans),
+            document,
+        }
+    }
+}
+
+/// Reads the files in parallel and hands each one that is text to `each` on the same thread:
+/// a caller that reduces a document to something smaller never holds every tree of the mesh
+/// at once, and one that knows a file's content already can skip parsing it.
 pub fn load_with<D: Send>(
     paths: &[PathBuf],
     limits: Limits,
-    each: impl Fn(LoadedDocument) -> D + Sync,
+    each: impl Fn(&SpecFile) -> Result<Vec<D>, Box<Diagnostic>> + Sync,
 ) -> Result<Loaded<D>, LoadError> {
     let parsed: Vec<FileOutcome<D>> = paths
         .par_iter()
         .enumerate()
         .map(|(index, path)| {
-            let (file, outcome) = read_and_parse(index, path, limits)?;
-            let file = Arc::new(file);
-            let outcome = outcome.map(|documents| {
-                let spans = Arc::new(Spans {
-                    source: Arc::clone(&file),
+            let (file, unreadable) = read(index, path)?;
+            let source = Arc::new(file);
+            if let Some(diagnostic) = unreadable {
+                return Ok((source, Err(Box::new(diagnostic))));
+            }
+            let read = SpecFile {
+                index,
+                spans: Arc::new(Spans {
+                    source: Arc::clone(&source),
                     limits,
                     trees: OnceLock::new(),
-                });
-                let documents = documents.into_iter().enumerate();
-                documents
-                    .map(|(document, json)| {
-                        let spans = DocSpans {
-                            spans: Arc::clone(&spans),
-                            document,
-                        };
-                        each(LoadedDocument {
-                            file: index,
-                            json,
-                            spans,
-                        })
-                    })
-                    .collect()
-            });
-            Ok((file, outcome))
+                }),
+                source,
+            };
+            let outcome = each(&read);
+            Ok((read.source, outcome))
         })
         .collect::<Result<_, LoadError>>()?;
     let mut loaded = Loaded {
@@ -215,17 +248,15 @@ pub fn load_with<D: Send>(
         loaded.files.push(file);
         match outcome {
             Ok(documents) => loaded.documents.extend(documents),
-            Err(diagnostic) => loaded.diagnostics.push(diagnostic),
+            Err(diagnostic) => loaded.diagnostics.push(*diagnostic),
         }
     }
     Ok(loaded)
 }
 
-fn read_and_parse(
-    index: usize,
-    path: &Path,
-    limits: Limits,
-) -> Result<(SourceFile, Result<Vec<serde_json::Value>, Diagnostic>), LoadError> {
+/// The file's text, and the diagnostic that makes it unusable as YAML (too large, not UTF-8,
+/// binary) if there is one.
+fn read(index: usize, path: &Path) -> Result<(SourceFile, Option<Diagnostic>), LoadError> {
     let io = |source| LoadError::Io {
         path: path.to_path_buf(),
         source,
@@ -252,7 +283,7 @@ fn read_and_parse(
         )
         .at(index, Span::default())
         .help("split the mesh into several files, one product per file");
-        return Ok((source, Err(diagnostic)));
+        return Ok((source, Some(diagnostic)));
     }
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
@@ -268,7 +299,7 @@ fn read_and_parse(
                 )
                 .label("invalid UTF-8 here")
                 .help("spec files must be UTF-8 YAML; is this a binary file?");
-            return Ok((source, Err(diagnostic)));
+            return Ok((source, Some(diagnostic)));
         }
     };
     let source = SourceFile::new(path.to_path_buf(), text);
@@ -278,10 +309,9 @@ fn read_and_parse(
                 .at(index, Span::new(nul, nul + 1))
                 .label("NUL byte")
                 .help("spec files must be UTF-8 YAML text");
-        return Ok((source, Err(diagnostic)));
+        return Ok((source, Some(diagnostic)));
     }
-    let outcome = yaml::parse(&source, limits).map_err(|e| yaml_diagnostic(index, e, limits));
-    Ok((source, outcome))
+    Ok((source, None))
 }
 
 fn yaml_diagnostic(file: usize, error: YamlError, limits: Limits) -> Diagnostic {

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde_json::{Value, json};
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 use crate::model::{DataProduct, Environment};
 use crate::source::SourceFile;
@@ -276,15 +277,12 @@ pub fn render(
             split(&entry.name, entry.custom, dir, &text)
         };
 
-    let mut objects: Vec<Object> = Vec::new();
-    for (entry, dir, ctx) in &jobs {
-        objects.extend(render_one(
-            entry,
-            dir,
-            &minijinja::Value::from_serialize(ctx),
-        )?);
-    }
-    // Products are most of the work and independent of each other.
+    // Every run is independent of the others; products are most of them.
+    let scoped = || {
+        jobs.par_iter()
+            .map(|(entry, dir, ctx)| render_one(entry, dir, &minijinja::Value::from_serialize(ctx)))
+            .collect::<Result<Vec<Vec<Object>>, RenderError>>()
+    };
     let work: Vec<(
         &Environment,
         &Value,
@@ -295,42 +293,49 @@ pub fn render(
         .flat_map(|(env, ctx)| validated.products.iter().map(move |p| (*env, ctx, p)))
         .collect();
     let by_name = context::products(validated);
-    let rendered: Vec<Product> = work
-        .par_iter()
-        .map(|(env, env_context, doc)| {
-            let meta = &doc.spec.metadata;
-            let dir = Path::new("envs")
-                .join(&env.name)
-                .join(&meta.domain)
-                .join(&meta.name);
-            let key = product_key(&templates, validated, doc, env, &consumers, &by_name);
-            let dir_key = dir.to_string_lossy().into_owned();
-            if let Some(files) = reuse(&dir_key, key) {
-                return Ok(Product::Intact {
+    let per_product = || {
+        work.par_iter()
+            .map(|(env, env_context, doc)| {
+                let meta = &doc.spec.metadata;
+                let dir = Path::new("envs")
+                    .join(&env.name)
+                    .join(&meta.domain)
+                    .join(&meta.name);
+                let key = product_key(&templates, validated, doc, env, &consumers, &by_name);
+                let dir_key = dir.to_string_lossy().into_owned();
+                if let Some(files) = reuse(&dir_key, key) {
+                    return Ok(Product::Intact {
+                        dir: dir_key,
+                        key,
+                        files,
+                    });
+                }
+                let custom_resource = context::custom_resource_spec(doc);
+                let product =
+                    context::product(validated, doc, env, &consumers, &by_name, &custom_resource);
+                // Converted once: templates would otherwise each convert the whole context again.
+                let ctx = minijinja::Value::from_serialize(
+                    json!({ "mesh": mesh_context, "env": env_context, "product": product }),
+                );
+                let mut objects = Vec::new();
+                for entry in &product_entries {
+                    objects.extend(render_one(entry, &dir.join(&entry.subdir), &ctx)?);
+                }
+                Ok(Product::Rendered {
                     dir: dir_key,
                     key,
-                    files,
-                });
-            }
-            let custom_resource = context::custom_resource_spec(doc);
-            let product =
-                context::product(validated, doc, env, &consumers, &by_name, &custom_resource);
-            // Converted once: templates would otherwise each convert the whole context again.
-            let ctx = minijinja::Value::from_serialize(
-                json!({ "mesh": mesh_context, "env": env_context, "product": product }),
-            );
-            let mut objects = Vec::new();
-            for entry in &product_entries {
-                objects.extend(render_one(entry, &dir.join(&entry.subdir), &ctx)?);
-            }
-            Ok(Product::Rendered {
-                dir: dir_key,
-                key,
-                objects,
+                    objects,
+                })
             })
-        })
-        .collect::<Result<_, RenderError>>()?;
+            .collect::<Result<Vec<Product>, RenderError>>()
+    };
+    let (scoped, rendered) = rayon::join(scoped, per_product);
+    let mut objects: Vec<Object> = scoped?.into_iter().flatten().collect();
     let mut output = Output::default();
+    let mut rendered = rendered?;
+    // In path order (every path of a product starts with its directory and a '/'), so the
+    // intact files come out sorted.
+    rendered.sort_by(|a, b| under(a.dir()).cmp(under(b.dir())));
     for product in rendered {
         match product {
             Product::Rendered {
@@ -371,17 +376,20 @@ pub fn render(
 /// a domain shares its namespace, and every Argo CD object lives in `argocd`. The file name
 /// is the kind and the name, so two equal file names in one namespace are a collision.
 fn collisions<'a>(paths: impl Iterator<Item = &'a String>) -> Result<(), RenderError> {
-    let mut seen: std::collections::HashMap<(&str, &str), &str> = std::collections::HashMap::new();
+    // Tens of thousands of paths, one by one: a fast hash, no allocation per path.
+    let mut seen: std::collections::HashMap<(&str, &str), &str, Xxh3DefaultBuilder> =
+        std::collections::HashMap::default();
     for path in paths {
         let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
-        let parts: Vec<&str> = dir.split('/').collect();
         // The namespace a file's object lands in, as far as names go: the environment and
         // domain for envs/, one shared space each for argocd/ and platform/.
-        let space = match parts.as_slice() {
-            ["envs", env, domain, ..] => &path[..env.len() + domain.len() + 6],
-            ["argocd", ..] => "argocd",
-            [first, ..] => first,
-            [] => "",
+        let first = dir.split('/').next().unwrap_or_default();
+        let space = match first {
+            "envs" => dir
+                .match_indices('/')
+                .nth(2)
+                .map_or(dir, |(end, _)| &dir[..end]),
+            _ => first,
         };
         if let Some(first) = seen.insert((space, file), path) {
             return Err(RenderError::Collision {
@@ -407,7 +415,20 @@ enum Product {
     },
 }
 
-/// A hash of everything a product's files are made from in one environment: dappctl's version,
+/// The bytes of the paths below `dir`, up to where they differ from each other.
+fn under(dir: &str) -> impl Iterator<Item = u8> + '_ {
+    dir.bytes().chain(std::iter::once(b'/'))
+}
+
+impl Product {
+    fn dir(&self) -> &str {
+        match self {
+            Product::Rendered { dir, .. } | Product::Intact { dir, .. } => dir,
+        }
+    }
+}
+
+/// A hash of everything a product's files are made from in one environment: dappctl's build,
 /// the templates, the mesh, the environment, the product, the products that consume its ports
 /// and the documents of those whose ports it consumes. Equal keys, equal files.
 fn product_key(
@@ -424,7 +445,7 @@ fn product_key(
         hasher.update(&(bytes.len() as u64).to_le_bytes());
         hasher.update(bytes);
     };
-    part(env!("CARGO_PKG_VERSION").as_bytes());
+    part(&crate::cache::build().unwrap_or_default().to_le_bytes());
     part(&templates.fingerprint.to_le_bytes());
     part(validated.mesh.json.as_bytes());
     part(env.name.as_bytes());

@@ -3,6 +3,7 @@
 //! error, a [`Validated`] mesh: the one input later steps (render, apply) accept.
 
 mod document;
+mod memo;
 mod rules;
 
 use std::sync::Arc;
@@ -11,11 +12,12 @@ use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::load::{DocSpans, Loaded, LoadedDocument};
+use crate::load::{DocSpans, Loaded, LoadedDocument, SpecFile};
 use crate::model::{DataProduct, Domain, Mesh};
 use crate::schema::Kind;
 use crate::source::{SourceFile, Span};
 use document::Envelope;
+pub use memo::Memo;
 
 /// A document that passed its schema, with its typed form and the tree it came from (so later
 /// rules can still point at the exact text).
@@ -144,9 +146,30 @@ pub fn validate(loaded: Loaded) -> Outcome {
 /// Finds, loads and validates every spec file below `paths`. Each document is checked as
 /// soon as its file is parsed, so the mesh is never held as JSON all at once.
 pub fn validate_paths(paths: &[std::path::PathBuf]) -> Result<Outcome, crate::load::LoadError> {
+    validate_paths_with(paths, &Memo::none())
+}
+
+/// [`validate_paths`], skipping the files whose content `memo` remembers as valid, and
+/// telling it about the ones found valid now.
+pub fn validate_paths_with(
+    paths: &[std::path::PathBuf],
+    memo: &Memo,
+) -> Result<Outcome, crate::load::LoadError> {
     let files = crate::load::discover(paths)?;
-    let loaded = crate::load::load_with(&files, crate::load::Limits::default(), check_document)?;
+    let loaded = crate::load::load_with(&files, crate::load::Limits::default(), |file| {
+        check_file(file, memo)
+    })?;
     Ok(conclude(loaded))
+}
+
+fn check_file(file: &SpecFile, memo: &Memo) -> Result<Vec<Checked>, Box<Diagnostic>> {
+    let hash = Memo::hash(file.source.text());
+    if let Some(checked) = memo.recall(hash, file) {
+        return Ok(checked);
+    }
+    let checked: Vec<Checked> = file.parse()?.into_iter().map(check_document).collect();
+    memo.remember(hash, &checked);
+    Ok(checked)
 }
 
 /// The rules across documents, over the documents checked one by one.

@@ -687,3 +687,39 @@ fn a_rendered_directory_inside_the_mesh_is_not_read_as_specs() {
     assert!(out.join(".dappctl-owned").exists());
     assert_exit(&run(&["validate", "."], mesh.path()), 0);
 }
+
+#[test]
+fn a_file_remembered_as_valid_is_checked_again_once_it_changes() {
+    let mesh = TempDir::new("memo-mesh");
+    copy_examples(mesh.path());
+    // Twice: the second run reads what the first remembered.
+    for _ in 0..2 {
+        assert_exit(&run(&["validate", "."], mesh.path()), 0);
+    }
+    // One file breaks its schema; another disappears, so a file that did not change (and is
+    // remembered) now refers to nothing: its diagnostic must still point at its text.
+    let product = mesh.path().join("products/supply-inventory.yaml");
+    let text = std::fs::read_to_string(&product).unwrap();
+    std::fs::write(
+        &product,
+        text.replacen("version: 1.4.0", "version: banana", 1),
+    )
+    .unwrap();
+    std::fs::remove_file(mesh.path().join("products/crm-customers.yaml")).unwrap();
+
+    let remembered = run(&["validate", "."], mesh.path());
+    assert_exit(&remembered, 1);
+    let fresh_cache = TempDir::new("memo-cache");
+    let fresh = super::harness::dappctl()
+        .args(["validate", "."])
+        .current_dir(mesh.path())
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .env("DAPPCTL_CACHE_DIR", fresh_cache.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&remembered.stdout);
+    assert_eq!(stdout, String::from_utf8_lossy(&fresh.stdout));
+    assert!(stdout.contains("supply-inventory.yaml:"), "{stdout}");
+    assert!(stdout.contains("crm-customer-360.yaml:"), "{stdout}");
+}
