@@ -108,14 +108,17 @@ impl std::fmt::Display for Fingerprint {
 /// the inputs they were made from. Only an optimisation: a missing, stale or corrupt cache
 /// makes the next run compare (and render) more, never less correctly.
 ///
-/// The file holds a line per owned file (`F`, sorted by path) and per directory (`K`). Tens of
-/// thousands of `F` lines are indexed as loaded and parsed only when a path is asked about.
+/// The file holds a line per owned file (`F`, sorted by path) and per directory (`K`), then the
+/// lines appended by later runs, which supersede earlier ones. Tens of thousands of `F` lines
+/// are indexed as loaded and parsed only when a path is asked about.
 #[derive(Debug, Default)]
 pub struct Cache {
     path: Option<PathBuf>,
     text: String,
     /// Each `F` line as (path, fingerprint) byte ranges of `text`, sorted by path.
     prints: Vec<(Range<usize>, Range<usize>)>,
+    /// How many `F` lines the file has, superseded ones included.
+    lines: usize,
     keys: HashMap<String, u64>,
 }
 
@@ -156,13 +159,19 @@ impl Cache {
             }
         }
         let text = &cache.text;
-        // Written sorted; sorting again is linear then, and keeps a hand-edited file usable.
+        cache.lines = cache.prints.len();
+        // Sorted as written, then appended to: a stable sort keeps a path's lines in file
+        // order, and the last one is what holds now.
         cache
             .prints
             .sort_by(|a, b| text[a.0.clone()].cmp(&text[b.0.clone()]));
-        cache
-            .prints
-            .dedup_by(|a, b| text[a.0.clone()] == text[b.0.clone()]);
+        cache.prints.dedup_by(|later, earlier| {
+            let same = text[later.0.clone()] == text[earlier.0.clone()];
+            if same {
+                earlier.1 = later.1.clone();
+            }
+            same
+        });
         cache.path = path;
         cache
     }
@@ -226,6 +235,12 @@ impl Cache {
         keys: &BTreeMap<String, u64>,
     ) {
         let Some(path) = &self.path else { return };
+        if let Some(tail) = self.changes(owned, found, keys) {
+            if !tail.is_empty() {
+                let _ = append(path, &tail);
+            }
+            return;
+        }
         let mut text = String::with_capacity(self.text.len() + 1024);
         let (mut old, mut new) = (0, 0);
         for file in owned {
@@ -261,6 +276,47 @@ impl Cache {
             let _ = replace(path, text.as_bytes(), false);
         }
     }
+}
+
+impl Cache {
+    /// The lines to append to record this sync, when appending is enough: the files owned
+    /// are the files recorded (a re-render that created or removed nothing), every one still
+    /// has a fingerprint, and superseded lines are not yet as many as live ones. Then one
+    /// edited product costs a few lines instead of rewriting megabytes.
+    fn changes(
+        &self,
+        owned: &[&str],
+        found: &[(&str, Option<Fingerprint>)],
+        keys: &BTreeMap<String, u64>,
+    ) -> Option<String> {
+        let same_files = owned.len() == self.prints.len()
+            && owned.iter().enumerate().all(|(i, f)| self.file(i) == *f);
+        if self.text.is_empty() || !same_files || self.lines >= 2 * self.prints.len() {
+            return None;
+        }
+        let mut tail = String::new();
+        for (file, print) in found {
+            let print = (*print)?;
+            if self.known(file) != Some(print) {
+                tail.push_str(&format!("F\t{file}\t{print}\n"));
+            }
+        }
+        for (dir, key) in keys {
+            if self.keys.get(dir) != Some(key) {
+                tail.push_str(&format!("K\t{dir}\t{key:016x}\n"));
+            }
+        }
+        Some(tail)
+    }
+}
+
+/// Appends `text` to the file at `path` in one write: a concurrent run's lines never
+/// interleave with these, and a torn last line is unreadable, never wrong.
+pub(crate) fn append(path: &Path, text: &str) -> io::Result<()> {
+    fs::OpenOptions::new()
+        .append(true)
+        .open(path)?
+        .write_all(text.as_bytes())
 }
 
 /// Whether each of `files` (relative paths whose names start at `name_at`, all in `dir`) is
@@ -727,6 +783,51 @@ mod tests {
             assert!(!inside(bad), "{bad}");
         }
         assert!(inside("envs/dev/crm/customers/service-customers.yaml"));
+    }
+
+    #[test]
+    fn a_re_render_that_keeps_the_same_files_appends_to_the_cache() {
+        let dir = temp_dir("cache-append");
+        let path = dir.with_extension("cache");
+        let mut want = output(files(&[("p/a.yaml", "1"), ("p/b.yaml", "2")]));
+        want.keys.insert("p".to_owned(), 1);
+        sync(&dir, &want, all, &mut Cache::at(Some(path.clone()))).unwrap();
+        let written = fs::read_to_string(&path).unwrap();
+
+        // Same files, one content and the key changed: two lines appended, and they win.
+        want.files.insert("p/b.yaml".to_owned(), b"22".to_vec());
+        want.keys.insert("p".to_owned(), 2);
+        sync(&dir, &want, all, &mut Cache::at(Some(path.clone()))).unwrap();
+        let appended = fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            appended.strip_prefix(&written).map(|t| t.lines().count()),
+            Some(2)
+        );
+        let cache = Cache::at(Some(path.clone()));
+        assert_eq!(
+            cache.intact(&dir, "p", 1),
+            None,
+            "the old key is superseded"
+        );
+        assert_eq!(
+            cache.intact(&dir, "p", 2),
+            Some(vec!["p/a.yaml".to_owned(), "p/b.yaml".to_owned()])
+        );
+
+        // A file gone: the cache is written afresh, without superseded lines.
+        want.files.remove("p/b.yaml");
+        sync(&dir, &want, all, &mut Cache::at(Some(path.clone()))).unwrap();
+        let rewritten = fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            rewritten.lines().filter(|l| l.starts_with("F\t")).count(),
+            1
+        );
+        assert_eq!(
+            rewritten.lines().filter(|l| l.starts_with("K\t")).count(),
+            1
+        );
+        fs::remove_file(&path).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

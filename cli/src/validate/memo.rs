@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use super::{Checked, Doc};
@@ -25,6 +25,8 @@ pub struct Memo {
     build: u64,
     /// What the last run remembered, by hash of the file's content.
     known: HashMap<u64, Vec<Remembered>>,
+    /// Whether the memo's file was there and written by this build.
+    loaded: bool,
     this_run: Mutex<ThisRun>,
 }
 
@@ -59,12 +61,12 @@ impl Memo {
         };
         let known = fs::read_to_string(&path)
             .ok()
-            .and_then(|text| parse(&text, build))
-            .unwrap_or_default();
+            .and_then(|text| parse(&text, build));
         Memo {
             path: Some(path),
             build,
-            known,
+            loaded: known.is_some(),
+            known: known.unwrap_or_default(),
             this_run: Mutex::default(),
         }
     }
@@ -128,13 +130,24 @@ impl Memo {
     pub fn save(self) {
         let Some(path) = self.path else { return };
         let ThisRun {
-            recalled,
-            found: new,
+            mut recalled,
+            found: mut new,
         } = self
             .this_run
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if new.is_empty() && recalled.len() == self.known.len() {
+        recalled.sort_unstable();
+        recalled.dedup();
+        new.sort_by_key(|(hash, _)| *hash);
+        new.dedup_by_key(|(hash, _)| *hash);
+        // Files that changed or went leave their old entries behind. Until those are as many
+        // as the live ones, new entries are appended (a few kilobytes after one edit) rather
+        // than the whole memo rewritten (megabytes for a large mesh).
+        let dead = self.known.len() - recalled.len();
+        if self.loaded && dead <= recalled.len() + new.len() {
+            if !new.is_empty() {
+                let _ = crate::write::append(&path, &entries(&new));
+            }
             return;
         }
         let mut known = self.known;
@@ -144,8 +157,8 @@ impl Memo {
             .chain(new)
             .collect();
         files.sort_by_key(|(hash, _)| *hash);
-        files.dedup_by_key(|(hash, _)| *hash);
-        let _ = write(&path, self.build, &files);
+        let text = format!("{HEADER}\t{:016x}\n{}", self.build, entries(&files));
+        let _ = crate::write::replace(&path, text.as_bytes(), false);
     }
 }
 
@@ -162,11 +175,11 @@ fn typed<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// The memo's file: a header naming the build, then per file a line with its hash and its
-/// number of documents, and a line per document (`-` for an empty one). Compact JSON has no
-/// raw newline or tab, so every document fits one line.
-fn write(path: &Path, build: u64, files: &[(u64, Vec<Remembered>)]) -> std::io::Result<()> {
-    let mut text = format!("{HEADER}\t{build:016x}\n");
+/// The memo's entries: per file a line with its hash and its number of documents, and a
+/// line per document (`-` for an empty one). Compact JSON has no raw newline or tab, so every
+/// document fits one line. The file starts with a header naming the build that wrote it.
+fn entries(files: &[(u64, Vec<Remembered>)]) -> String {
+    let mut text = String::new();
     for (hash, documents) in files {
         text.push_str(&format!("{hash:016x}\t{}\n", documents.len()));
         for document in documents {
@@ -181,7 +194,7 @@ fn write(path: &Path, build: u64, files: &[(u64, Vec<Remembered>)]) -> std::io::
             }
         }
     }
-    crate::write::replace(path, text.as_bytes(), false)
+    text
 }
 
 fn parse(text: &str, build: u64) -> Option<HashMap<u64, Vec<Remembered>>> {
