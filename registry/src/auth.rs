@@ -1,0 +1,372 @@
+//! Who may do what: bearer tokens, each granted reads and writes on ids by prefix.
+//!
+//! Tokens come from a file (`--tokens-file`, typically a mounted Kubernetes Secret) and/or
+//! the `REGISTRY_TOKENS` variable, in one format: one token per line (or per `;` in the
+//! variable), then its grants, separated by whitespace; `#` starts a comment.
+//!
+//! ```text
+//! # token                          grants
+//! 3f9c…a1 (at least 16 characters)  registry:team-a.*
+//! 77d0…9e                           registry:* products:* read
+//! ```
+//!
+//! A grant is `read`, or `registry:PATTERN` / `products:PATTERN` for writes (POST, PUT,
+//! DELETE) on ids matching PATTERN: `*` (any id), `prefix*` (ids starting with prefix) or
+//! an exact id. Reads need the `read` grant only when the server protects reads.
+
+use std::fmt;
+
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+
+use crate::input::{IdKind, check_id};
+use crate::store::Collection;
+
+/// Shortest token accepted: 16 characters is 96 bits of base64, beyond guessing.
+pub const MIN_TOKEN_LEN: usize = 16;
+pub const MAX_TOKEN_LEN: usize = 512;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pattern {
+    Any,
+    Prefix(String),
+    Exact(String),
+}
+
+impl Pattern {
+    fn matches(&self, id: &str) -> bool {
+        match self {
+            Pattern::Any => true,
+            Pattern::Prefix(p) => id.starts_with(p.as_str()),
+            Pattern::Exact(e) => id == e,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Grant {
+    Read,
+    Write(Collection, Pattern),
+}
+
+struct Entry {
+    token: Vec<u8>,
+    grants: Vec<Grant>,
+}
+
+/// The configured tokens. Its `Debug` never shows a token.
+#[derive(Default)]
+pub struct Tokens {
+    entries: Vec<Entry>,
+}
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tokens({} configured)", self.entries.len())
+    }
+}
+
+/// A token source that cannot be used; names the line, never the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name} line {line}: {reason}")]
+pub struct TokensError {
+    pub source_name: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+/// What a request wants to do.
+#[derive(Debug, Clone, Copy)]
+pub enum Need<'a> {
+    Read,
+    Write(Collection, &'a str),
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// No usable bearer token (401).
+    Unauthenticated,
+    /// A valid token without the grant (403).
+    Forbidden,
+}
+
+/// Whether reads need a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadAccess {
+    #[default]
+    Open,
+    Token,
+}
+
+fn parse_grant(word: &str) -> Result<Grant, String> {
+    if word == "read" {
+        return Ok(Grant::Read);
+    }
+    let (collection, pattern) = word.split_once(':').ok_or_else(|| {
+        format!(
+            "unknown grant '{}' (read, registry:PATTERN or products:PATTERN)",
+            word.escape_default()
+        )
+    })?;
+    let (collection, kind) = match collection {
+        "registry" => (Collection::Registry, IdKind::Registration),
+        "products" => (Collection::Products, IdKind::Product),
+        other => {
+            return Err(format!(
+                "unknown collection '{}' (registry or products)",
+                other.escape_default()
+            ));
+        }
+    };
+    let pattern = if pattern == "*" {
+        Pattern::Any
+    } else if let Some(prefix) = pattern.strip_suffix('*') {
+        check_id(kind, prefix).map_err(|e| format!("bad prefix in '{word}': {}", e.reason))?;
+        Pattern::Prefix(prefix.to_owned())
+    } else {
+        check_id(kind, pattern).map_err(|e| format!("bad id in '{word}': {}", e.reason))?;
+        Pattern::Exact(pattern.to_owned())
+    };
+    Ok(Grant::Write(collection, pattern))
+}
+
+impl Tokens {
+    /// Adds the tokens in `text` (lines, or `;`-separated entries), naming `source_name`
+    /// in errors.
+    pub fn add(&mut self, source_name: &str, text: &str) -> Result<(), TokensError> {
+        for (i, line) in text.split(['\n', ';']).enumerate() {
+            let err = |reason: String| TokensError {
+                source_name: source_name.to_owned(),
+                line: i + 1,
+                reason,
+            };
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let mut words = line.split_whitespace();
+            let token = words.next().unwrap_or_default();
+            if token.len() < MIN_TOKEN_LEN || token.len() > MAX_TOKEN_LEN {
+                return Err(err(format!(
+                    "a token must be {MIN_TOKEN_LEN} to {MAX_TOKEN_LEN} characters"
+                )));
+            }
+            if !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(err("a token must be printable ASCII".into()));
+            }
+            if self.entries.iter().any(|e| e.token == token.as_bytes()) {
+                return Err(err("the same token is listed twice".into()));
+            }
+            let grants = words
+                .map(parse_grant)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(err)?;
+            if grants.is_empty() {
+                return Err(err("a token needs at least one grant".into()));
+            }
+            self.entries.push(Entry {
+                token: token.as_bytes().to_vec(),
+                grants,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Decides a request from its headers.
+    pub fn check(
+        &self,
+        headers: &HeaderMap,
+        need: Need<'_>,
+        reads: ReadAccess,
+    ) -> Result<(), Denied> {
+        if matches!(need, Need::Read) && reads == ReadAccess::Open {
+            return Ok(());
+        }
+        let presented = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, token) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .ok_or(Denied::Unauthenticated)?;
+        let entry = self
+            .find(presented.as_bytes())
+            .ok_or(Denied::Unauthenticated)?;
+        let allowed = entry.grants.iter().any(|g| match (g, need) {
+            (Grant::Read, Need::Read) => true,
+            (Grant::Write(c, pattern), Need::Write(want, id)) => *c == want && pattern.matches(id),
+            _ => false,
+        });
+        if allowed {
+            Ok(())
+        } else {
+            Err(Denied::Forbidden)
+        }
+    }
+
+    /// Compares the presented token with every configured one in time that depends only on
+    /// the lengths, so response timing does not reveal how much of a token was right.
+    fn find(&self, presented: &[u8]) -> Option<&Entry> {
+        let mut found = None;
+        for e in &self.entries {
+            if constant_time_eq(&e.token, presented) && found.is_none() {
+                found = Some(e);
+            }
+        }
+        found
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    // black_box keeps the optimizer from turning the fold into an early exit.
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    const A: &str = "team-a-token-0123456789";
+    const ADMIN: &str = "admin-token-0123456789";
+    const READER: &str = "reader-token-0123456789";
+
+    fn tokens() -> Tokens {
+        let mut t = Tokens::default();
+        t.add(
+            "file",
+            &format!("# comment\n{A} registry:team-a.*  # trailing\n\n{ADMIN} registry:* products:* read\n"),
+        )
+        .unwrap();
+        t.add("REGISTRY_TOKENS", &format!("{READER} read; "))
+            .unwrap();
+        t
+    }
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn writes_are_scoped_by_prefix() {
+        let t = tokens();
+        let w = |id| Need::Write(Collection::Registry, id);
+        let bearer = |tok: &str| headers(&format!("Bearer {tok}"));
+        assert_eq!(
+            t.check(&bearer(A), w("team-a.widget"), ReadAccess::Open),
+            Ok(())
+        );
+        assert_eq!(
+            t.check(&bearer(A), w("team-b.widget"), ReadAccess::Open),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            t.check(
+                &bearer(A),
+                Need::Write(Collection::Products, "team-a.p"),
+                ReadAccess::Open
+            ),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            t.check(&bearer(ADMIN), w("anything"), ReadAccess::Open),
+            Ok(())
+        );
+        assert_eq!(
+            t.check(&bearer(READER), w("x"), ReadAccess::Open),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            t.check(
+                &headers(&format!("bearer  {A}")),
+                w("team-a.x"),
+                ReadAccess::Open
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn missing_or_wrong_tokens_are_unauthenticated() {
+        let t = tokens();
+        let w = Need::Write(Collection::Registry, "team-a.x");
+        assert_eq!(
+            t.check(&HeaderMap::new(), w, ReadAccess::Open),
+            Err(Denied::Unauthenticated)
+        );
+        for bad in [
+            "Bearer nope-nope-nope-nope",
+            &format!("Basic {A}"),
+            &format!("Bearer {A}x"),
+            &format!("Bearer {}", &A[..A.len() - 1]),
+            "Bearer",
+            A,
+        ] {
+            assert_eq!(
+                t.check(&headers(bad), w, ReadAccess::Open),
+                Err(Denied::Unauthenticated),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_are_open_unless_protected() {
+        let t = tokens();
+        assert_eq!(
+            t.check(&HeaderMap::new(), Need::Read, ReadAccess::Open),
+            Ok(())
+        );
+        assert_eq!(
+            t.check(&HeaderMap::new(), Need::Read, ReadAccess::Token),
+            Err(Denied::Unauthenticated)
+        );
+        assert_eq!(
+            t.check(
+                &headers(&format!("Bearer {READER}")),
+                Need::Read,
+                ReadAccess::Token
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            t.check(
+                &headers(&format!("Bearer {A}")),
+                Need::Read,
+                ReadAccess::Token
+            ),
+            Err(Denied::Forbidden)
+        );
+    }
+
+    #[test]
+    fn bad_token_sources_name_the_line_not_the_token() {
+        let cases = [
+            ("short registry:*", 1),
+            ("\n\nlong-enough-token-123 ", 3),
+            ("long-enough-token-123 write:*", 1),
+            ("long-enough-token-123 registry:a/b*", 1),
+            ("long-enough-token-123 registry:-x", 1),
+            ("long-enough-token-123 read\nlong-enough-token-123 read", 2),
+        ];
+        for (text, line) in cases {
+            let err = Tokens::default().add("f", text).unwrap_err();
+            assert_eq!(err.line, line, "{text}");
+            assert!(!err.to_string().contains("long-enough-token-123"), "{err}");
+        }
+        assert!(format!("{:?}", tokens()).contains("3 configured"));
+        assert!(Tokens::default().is_empty());
+    }
+}

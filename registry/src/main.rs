@@ -1,0 +1,310 @@
+//! The `registry` binary: `serve` runs the registry, `heartbeat` runs the widget sidecar.
+//! This file parses arguments, binds, serves and waits for signals; everything else is in
+//! the library.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use registry::auth::{ReadAccess, Tokens};
+use registry::clock::SystemClock;
+use registry::heartbeat::HeartbeatArgs;
+use registry::metrics::Metrics;
+use registry::state::{Limits, Registry};
+use registry::store::Store;
+use registry::ttl::TtlPolicy;
+use registry::{AppState, app};
+use tokio::sync::{Semaphore, watch};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "registry",
+    version,
+    about = "DappMesh service registry and its heartbeat sidecar"
+)]
+struct Cli {
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, global = true, env = "REGISTRY_LOG", default_value = "info")]
+    log_level: tracing::Level,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the registry server.
+    Serve(ServeArgs),
+    /// Register a service and keep it registered (the widget sidecar).
+    Heartbeat(SidecarArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Reads {
+    /// Anyone may read (idea-lab's behaviour).
+    Open,
+    /// Reads need a token with the `read` grant.
+    Token,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "REGISTRY_HOST", default_value = "0.0.0.0")]
+    host: IpAddr,
+    /// Port to listen on (0: any free port; the bound address is printed on stdout).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    port: u16,
+    /// Directory of the SQLite database (created if missing).
+    #[arg(long, env = "REGISTRY_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// File of bearer tokens and their grants (see the README for the format).
+    #[arg(long, env = "REGISTRY_TOKENS_FILE")]
+    tokens_file: Option<PathBuf>,
+    /// Tokens in the same format, entries separated by ';'.
+    #[arg(long, env = "REGISTRY_TOKENS", hide_env_values = true)]
+    tokens: Option<String>,
+    /// Whether reads need a token.
+    #[arg(long, env = "REGISTRY_READ_ACCESS", value_enum, default_value = "open")]
+    read_access: Reads,
+    /// Origins allowed to call the API from a browser (CORS); repeat or separate with ','.
+    #[arg(
+        long = "cors-origin",
+        env = "REGISTRY_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<String>,
+    /// TTL of a registration that asks for none: stale after this long without a heartbeat.
+    #[arg(long, env = "REGISTRY_TTL", default_value = "15s", value_parser = humantime::parse_duration)]
+    ttl: Duration,
+    /// Shortest TTL a registration may ask for (ttlSeconds).
+    #[arg(long, env = "REGISTRY_MIN_TTL", default_value = "1s", value_parser = humantime::parse_duration)]
+    min_ttl: Duration,
+    /// Longest TTL a registration may ask for.
+    #[arg(long, env = "REGISTRY_MAX_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
+    max_ttl: Duration,
+    /// How long a stale registration stays listed before it is evicted.
+    #[arg(long, env = "REGISTRY_GRACE", default_value = "5m", value_parser = humantime::parse_duration)]
+    grace: Duration,
+    /// How often to look for stale and expired registrations.
+    #[arg(long, env = "REGISTRY_SWEEP_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    sweep_interval: Duration,
+    #[arg(long, env = "REGISTRY_MAX_REGISTRATIONS", default_value_t = 10_000)]
+    max_registrations: usize,
+    #[arg(long, env = "REGISTRY_MAX_PRODUCTS", default_value_t = 10_000)]
+    max_products: usize,
+    /// Most long-polls and event streams open at once.
+    #[arg(long, env = "REGISTRY_MAX_WATCHERS", default_value_t = 1024)]
+    max_watchers: usize,
+    /// Threads serving HTTP (the SQLite writer has its own).
+    #[arg(long, env = "REGISTRY_WORKERS", default_value_t = 2)]
+    workers: usize,
+}
+
+#[derive(Args)]
+struct SidecarArgs {
+    /// The registration id.
+    #[arg(long, env = "ID")]
+    id: Option<String>,
+    /// The registration body (JSON), as idea-lab's BODY.
+    #[arg(long, env = "BODY")]
+    body: Option<String>,
+    /// The registry's base URL, e.g. http://registry.dappmesh:8080.
+    #[arg(long, env = "REGISTRY_URL")]
+    registry_url: Option<String>,
+    /// idea-lab's name for the registry address (host:port), used without REGISTRY_URL.
+    #[arg(long, env = "HOSTPORT", hide = true)]
+    hostport: Option<String>,
+    /// Time between heartbeats: seconds or a duration such as 3s (default 3s).
+    #[arg(long, env = "INTERVAL")]
+    interval: Option<String>,
+    /// idea-lab's name for the interval in seconds, used without INTERVAL.
+    #[arg(long, env = "FREQUENCY_IN_SECONDS", hide = true)]
+    frequency_in_seconds: Option<String>,
+    /// The bearer token.
+    #[arg(long, env = "REGISTRY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// A file holding the bearer token, re-read on every attempt.
+    #[arg(long, env = "REGISTRY_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+    /// Longest wait between retries while the registry is unreachable.
+    #[arg(long, env = "MAX_BACKOFF", default_value = "10s", value_parser = humantime::parse_duration)]
+    max_backoff: Duration,
+    /// Time limit of one request.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+    /// Check the configuration and the token, then exit: 0 when the sidecar can run (for
+    /// exec probes).
+    #[arg(long)]
+    check: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_max_level(cli.log_level)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    // reqwest is built without a default provider; ring is the one this project ships.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Heartbeat(args) => heartbeat(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_tokens(args: &ServeArgs) -> anyhow::Result<Tokens> {
+    let mut tokens = Tokens::default();
+    if let Some(path) = &args.tokens_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the tokens file {}", path.display()))?;
+        tokens.add(&path.display().to_string(), &text)?;
+    }
+    if let Some(text) = &args.tokens {
+        tokens.add("REGISTRY_TOKENS", text)?;
+    }
+    if tokens.is_empty() {
+        tracing::warn!("no tokens configured: every write will be refused with 401");
+    }
+    Ok(tokens)
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let tokens = load_tokens(&args)?;
+    let policy = TtlPolicy {
+        default: args.ttl,
+        min: args.min_ttl,
+        max: args.max_ttl,
+        grace: args.grace,
+    }
+    .validate()?;
+    if args.sweep_interval < Duration::from_millis(10) {
+        bail!("--sweep-interval must be at least 10ms");
+    }
+    let cors_origins = args
+        .cors_origins
+        .iter()
+        .filter(|o| !o.trim().is_empty())
+        .map(|o| registry::api::parse_origin(o.trim()).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.workers.clamp(1, 64))
+        .enable_all()
+        .build()?;
+    let store = Store::open(&args.data_dir)?;
+    let (registry, writer) = Registry::start(
+        store,
+        Arc::new(SystemClock),
+        policy,
+        Limits {
+            max_registrations: args.max_registrations,
+            max_products: args.max_products,
+        },
+    )?;
+    let (stop, stopped) = watch::channel(false);
+    let state = AppState {
+        registry: registry.clone(),
+        tokens: Arc::new(tokens),
+        reads: match args.read_access {
+            Reads::Open => ReadAccess::Open,
+            Reads::Token => ReadAccess::Token,
+        },
+        metrics: Arc::new(Metrics::default()),
+        watchers: Arc::new(Semaphore::new(
+            args.max_watchers.min(Semaphore::MAX_PERMITS),
+        )),
+        shutdown: stopped.clone(),
+        cors_origins,
+    };
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((args.host, args.port))
+            .await
+            .with_context(|| format!("binding {}:{}", args.host, args.port))?;
+        let addr = listener.local_addr()?;
+        // Tests and scripts read this line to learn the port when started with --port 0.
+        println!("registry listening on http://{addr}");
+        tracing::info!(%addr, data_dir = %args.data_dir.display(), "serving");
+        let sweeper = {
+            let registry = registry.clone();
+            let interval = args.sweep_interval;
+            tokio::spawn(async move { registry.sweep_every(interval, stopped).await })
+        };
+        drop(registry);
+        axum::serve(listener, app(state))
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down");
+                let _ = stop.send(true);
+            })
+            .await?;
+        sweeper.await?;
+        anyhow::Ok(())
+    })?;
+    // Every handle is gone now, so the writer drains its queue and stops.
+    writer.join();
+    Ok(())
+}
+
+fn heartbeat(args: SidecarArgs) -> anyhow::Result<()> {
+    let cfg = HeartbeatArgs {
+        id: args.id,
+        body: args.body,
+        registry_url: args.registry_url,
+        hostport: args.hostport,
+        interval: args.interval,
+        frequency_in_seconds: args.frequency_in_seconds,
+        token: args.token,
+        token_file: args.token_file,
+        max_backoff: args.max_backoff,
+        timeout: args.timeout,
+    }
+    .resolve()?;
+    if args.check {
+        return cfg.check().map_err(anyhow::Error::msg);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        registry::heartbeat::run(cfg, stopped).await?;
+        anyhow::Ok(())
+    })
+}
+
+/// SIGTERM (Kubernetes) or SIGINT (a terminal).
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,0 +1,199 @@
+//! A registration's body: idea-lab's shape (`webComponent`, `label`, `tags`), checked
+//! field by field, with its widget parsed into the structured form once, on write.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::input::{BodyError, Invalid, StringMap, check_text, check_url, parse_object};
+use crate::ttl::TtlPolicy;
+use crate::widget::{Element, parse_markup};
+
+pub const MAX_LABEL_CHARS: usize = 256;
+pub const MAX_TAGS: usize = 32;
+pub const MAX_TAG_KEY_CHARS: usize = 63;
+pub const MAX_TAG_VALUE_CHARS: usize = 256;
+
+/// The body of `POST /api/v1/registry/{id}`. Every field is optional so that services
+/// without a widget can register too; anything not listed is refused, so that what is
+/// stored is exactly what was checked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ServiceSpec {
+    web_component: Option<WebComponentSpec>,
+    label: Option<String>,
+    tags: Option<StringMap<MAX_TAGS>>,
+    ttl_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WebComponentSpec {
+    js_url: String,
+    css_url: Option<String>,
+    /// idea-lab's raw markup, e.g. `<w-tag param_one="x"></w-tag>`.
+    component_id: Option<String>,
+    /// The same as data: `{"tag":"w-tag","attributes":{"param_one":"x"}}`.
+    element: Option<Element>,
+}
+
+/// A checked registration, ready to store.
+#[derive(Debug, Clone)]
+pub struct NewRegistration {
+    /// The body as the client sent it (compacted): what GET returns as `service`.
+    pub service: Box<RawValue>,
+    pub widget: Option<Element>,
+    pub ttl: Duration,
+}
+
+/// Parses and checks a registration body.
+pub fn parse_registration(body: &[u8], policy: &TtlPolicy) -> Result<NewRegistration, BodyError> {
+    let (spec, service) = parse_object::<ServiceSpec>(body)?;
+    if let Some(label) = &spec.label {
+        check_text("label", label, MAX_LABEL_CHARS)?;
+    }
+    if let Some(tags) = &spec.tags {
+        for (key, value) in &tags.0 {
+            if key.is_empty() {
+                return Err(Invalid::new("tags", "keys must not be empty").into());
+            }
+            check_text("tags", key, MAX_TAG_KEY_CHARS)?;
+            check_text(&format!("tags.{key}"), value, MAX_TAG_VALUE_CHARS)?;
+        }
+    }
+    let ttl = policy
+        .ttl_for(spec.ttl_seconds)
+        .map_err(|reason| Invalid::new("ttlSeconds", reason))?;
+    let widget = spec.web_component.map(check_web_component).transpose()?;
+    Ok(NewRegistration {
+        service,
+        widget,
+        ttl,
+    })
+}
+
+fn check_web_component(wc: WebComponentSpec) -> Result<Element, Invalid> {
+    check_url("webComponent.jsUrl", &wc.js_url)?;
+    if let Some(css) = &wc.css_url {
+        check_url("webComponent.cssUrl", css)?;
+    }
+    match (wc.component_id, wc.element) {
+        (Some(markup), None) => {
+            parse_markup(&markup).map_err(|e| Invalid::new("webComponent.componentId", e.reason))
+        }
+        (None, Some(element)) => {
+            element
+                .check()
+                .map_err(|e| Invalid::new("webComponent.element", e.reason))?;
+            Ok(element)
+        }
+        _ => Err(Invalid::new(
+            "webComponent",
+            "give exactly one of componentId (markup) and element (tag and attributes)",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::widget::Attributes;
+
+    const IDEA_LAB: &str = r#"{"webComponent":{"jsUrl":"http://w.ns/bundle.js","cssUrl":"http://w.ns/bundle.css","componentId":"<w-tag param_one=\"x\"></w-tag>"},"label":"Friendly","tags":{"k":"v"}}"#;
+
+    fn parse(body: &str) -> Result<NewRegistration, BodyError> {
+        parse_registration(body.as_bytes(), &TtlPolicy::default())
+    }
+
+    fn field_of(body: &str) -> String {
+        match parse(body) {
+            Err(BodyError::Invalid(e)) => e.field,
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_idea_lab_body_is_stored_as_sent_with_its_widget_parsed() {
+        let reg = parse(IDEA_LAB).unwrap();
+        assert_eq!(reg.service.get(), IDEA_LAB);
+        assert_eq!(
+            reg.widget,
+            Some(Element {
+                tag: "w-tag".into(),
+                attributes: Attributes::from_pairs(&[("param_one", "x")]),
+            })
+        );
+        assert_eq!(reg.ttl, Duration::from_secs(15));
+    }
+
+    #[test]
+    fn the_structured_form_is_accepted_directly() {
+        let reg = parse(
+            r#"{"webComponent":{"jsUrl":"https://w/b.js","element":{"tag":"w-x","attributes":{"a":"1"}}},"ttlSeconds":30}"#,
+        )
+        .unwrap();
+        assert_eq!(reg.widget.unwrap().tag, "w-x");
+        assert_eq!(reg.ttl, Duration::from_secs(30));
+        assert!(parse("{}").unwrap().widget.is_none());
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases = [
+            (r#"{"label":"a\u202Eb"}"#, "label"),
+            (r#"{"label":"a\u0000b"}"#, "label"),
+            (&format!(r#"{{"label":"{}"}}"#, "x".repeat(257)), "label"),
+            (r#"{"tags":{"":"v"}}"#, "tags"),
+            (r#"{"tags":{"k":"v\u2066"}}"#, "tags.k"),
+            (r#"{"ttlSeconds":0}"#, "ttlSeconds"),
+            (
+                r#"{"webComponent":{"jsUrl":"javascript:alert(1)","componentId":"<w-x></w-x>"}}"#,
+                "webComponent.jsUrl",
+            ),
+            (
+                r#"{"webComponent":{"jsUrl":"http://a/b.js","cssUrl":"data:text/css,x","componentId":"<w-x></w-x>"}}"#,
+                "webComponent.cssUrl",
+            ),
+            (
+                r#"{"webComponent":{"jsUrl":"http://a/b.js","componentId":"<img src=x onerror=alert(1)>"}}"#,
+                "webComponent.componentId",
+            ),
+            (
+                r#"{"webComponent":{"jsUrl":"http://a/b.js","componentId":"<w-x></w-x><script>alert(1)</script>"}}"#,
+                "webComponent.componentId",
+            ),
+            (
+                r#"{"webComponent":{"jsUrl":"http://a/b.js","element":{"tag":"w-x","attributes":{"onclick":"x"}}}}"#,
+                "webComponent.element",
+            ),
+            (
+                r#"{"webComponent":{"jsUrl":"http://a/b.js"}}"#,
+                "webComponent",
+            ),
+            (
+                r#"{"webComponent":{"jsUrl":"http://a/b.js","componentId":"<w-x></w-x>","element":{"tag":"w-x"}}}"#,
+                "webComponent",
+            ),
+        ];
+        for (body, field) in cases {
+            assert_eq!(field_of(body), field, "{body}");
+        }
+    }
+
+    #[test]
+    fn unknown_and_duplicate_fields_are_refused() {
+        for body in [
+            r#"{"labels":"x"}"#,
+            r#"{"label":"a","label":"b"}"#,
+            r#"{"tags":{"k":"1","k":"2"}}"#,
+            r#"{"webComponent":{"jsUrl":"http://a/b.js","componentId":"<w-x></w-x>","extra":1}}"#,
+            r#"{"label":5}"#,
+            r#"[]"#,
+            r#""x""#,
+        ] {
+            assert!(matches!(parse(body), Err(BodyError::Invalid(_))), "{body}");
+        }
+        assert!(matches!(parse("{"), Err(BodyError::Syntax(_))));
+    }
+}
