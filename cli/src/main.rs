@@ -201,6 +201,22 @@ fn validate(paths: &[PathBuf], format: OutputFormat, strict: bool, color: Color)
     code
 }
 
+/// What the last render into an output directory left there, as the cache knows it.
+struct Earlier<'a> {
+    cache: &'a dappctl::write::Cache,
+    out: &'a std::path::Path,
+}
+
+impl dappctl::render::Earlier for Earlier<'_> {
+    fn directory(&self, dir: &str, key: u64) -> Option<Vec<String>> {
+        self.cache.intact(self.out, dir, key)
+    }
+
+    fn run(&self, run: &str, key: u64) -> Option<Vec<String>> {
+        self.cache.run_intact(self.out, run, key)
+    }
+}
+
 /// Validates, remembering the files found valid (in the user's cache) so that the next run
 /// over the same paths reads them again but parses and checks only what changed.
 fn checked(paths: &[PathBuf]) -> Result<dappctl::validate::Outcome, dappctl::load::LoadError> {
@@ -239,7 +255,7 @@ fn render(
         Err(code) => return code,
     };
     if out.as_os_str() == "-" {
-        return match dappctl::render::render(&validated, &options, &|_, _| None) {
+        return match dappctl::render::render(&validated, &options, &dappctl::render::Afresh) {
             Ok(rendered) => {
                 let code = stream(&rendered.output.files);
                 std::mem::forget((rendered, validated));
@@ -249,8 +265,8 @@ fn render(
         };
     }
     let mut cache = dappctl::write::Cache::load(out);
-    let reuse = |dir: &str, key: u64| cache.intact(out, dir, key);
-    let rendered = match dappctl::render::render(&validated, &options, &reuse) {
+    let earlier = Earlier { cache: &cache, out };
+    let rendered = match dappctl::render::render(&validated, &options, &earlier) {
         Ok(rendered) => rendered,
         Err(e) => return fail(e),
     };

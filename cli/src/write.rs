@@ -120,6 +120,8 @@ pub struct Cache {
     /// How many `F` lines the file has, superseded ones included.
     lines: usize,
     keys: HashMap<String, u64>,
+    /// For each template run (`R` lines): its key and its files.
+    runs: HashMap<String, (u64, Vec<String>)>,
 }
 
 impl Cache {
@@ -153,6 +155,14 @@ impl Cache {
                 (Some("K"), Some(dir), Some(key)) => {
                     if let Ok(key) = u64::from_str_radix(key, 16) {
                         cache.keys.insert(dir.to_owned(), key);
+                    }
+                }
+                (Some("R"), Some(run), Some(rest)) => {
+                    let mut fields = rest.split('\t');
+                    let key = fields.next().and_then(|k| u64::from_str_radix(k, 16).ok());
+                    if let Some(key) = key {
+                        let files = fields.map(str::to_owned).collect();
+                        cache.runs.insert(run.to_owned(), (key, files));
                     }
                 }
                 _ => {}
@@ -210,6 +220,26 @@ impl Cache {
             .take_while(|(p, _)| p.starts_with(&prefix))
             .map(|(p, i)| Some((p, self.print(i)?)))
             .collect::<Option<_>>()?;
+        self.untouched(out, &files)
+            .then(|| files.into_iter().map(|(p, _)| p.to_owned()).collect())
+    }
+
+    /// The files one template run wrote, when it was made from inputs with this `key` and
+    /// every file is still on disk as written.
+    pub fn run_intact(&self, out: &Path, run: &str, key: u64) -> Option<Vec<String>> {
+        let (recorded, files) = self.runs.get(run)?;
+        if *recorded != key || !files.is_sorted() {
+            return None;
+        }
+        let prints: Vec<(&str, Fingerprint)> = files
+            .iter()
+            .map(|f| Some((f.as_str(), self.known(f)?)))
+            .collect::<Option<_>>()?;
+        self.untouched(out, &prints).then(|| files.clone())
+    }
+
+    /// Whether every one of `files` (sorted) has the size and time its fingerprint recorded.
+    fn untouched(&self, out: &Path, files: &[(&str, Fingerprint)]) -> bool {
         let mut untouched = !files.is_empty();
         let mut at = 0;
         while untouched && at < files.len() {
@@ -222,20 +252,15 @@ impl Cache {
             untouched = listed_untouched(&out.join(parent), &files[at..end], parent.len() + 1);
             at = end;
         }
-        untouched.then(|| files.into_iter().map(|(p, _)| p.to_owned()).collect())
+        untouched
     }
 
     /// Records what `owned` (sorted) is now: the fingerprints this sync made or found
     /// (`found`, sorted by path; None where it has none) and, for the rest, the recorded
     /// ones; and the keys of the directories rendered, beside those of the others.
-    fn save(
-        &self,
-        owned: &[&str],
-        found: &[(&str, Option<Fingerprint>)],
-        keys: &BTreeMap<String, u64>,
-    ) {
+    fn save(&self, owned: &[&str], found: &[(&str, Option<Fingerprint>)], output: &Output) {
         let Some(path) = &self.path else { return };
-        if let Some(tail) = self.changes(owned, found, keys) {
+        if let Some(tail) = self.changes(owned, found, output) {
             if !tail.is_empty() {
                 let _ = append(path, &tail);
             }
@@ -266,9 +291,15 @@ impl Cache {
         }
         let mut all: BTreeMap<&str, u64> =
             self.keys.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        all.extend(keys.iter().map(|(k, v)| (k.as_str(), *v)));
+        all.extend(output.keys.iter().map(|(k, v)| (k.as_str(), *v)));
         for (dir, key) in all {
             text.push_str(&format!("K\t{dir}\t{key:016x}\n"));
+        }
+        let mut runs: BTreeMap<&str, &(u64, Vec<String>)> =
+            self.runs.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        runs.extend(output.runs.iter().map(|(k, v)| (k.as_str(), v)));
+        for (run, (key, files)) in runs {
+            run_line(&mut text, run, *key, files);
         }
         // Megabytes for a large mesh: rewritten only when something in them changed. A cache
         // that cannot be written costs the next run time, never correctness.
@@ -287,7 +318,7 @@ impl Cache {
         &self,
         owned: &[&str],
         found: &[(&str, Option<Fingerprint>)],
-        keys: &BTreeMap<String, u64>,
+        output: &Output,
     ) -> Option<String> {
         let same_files = owned.len() == self.prints.len()
             && owned.iter().enumerate().all(|(i, f)| self.file(i) == *f);
@@ -301,13 +332,29 @@ impl Cache {
                 tail.push_str(&format!("F\t{file}\t{print}\n"));
             }
         }
-        for (dir, key) in keys {
+        for (dir, key) in &output.keys {
             if self.keys.get(dir) != Some(key) {
                 tail.push_str(&format!("K\t{dir}\t{key:016x}\n"));
             }
         }
+        for (run, recorded) in &output.runs {
+            if self.runs.get(run) != Some(recorded) {
+                run_line(&mut tail, run, recorded.0, &recorded.1);
+            }
+        }
         Some(tail)
     }
+}
+
+/// The line recording one template run: its name, key and files, separated by tabs (paths
+/// hold none: [`inside`] refuses control characters).
+fn run_line(text: &mut String, run: &str, key: u64, files: &[String]) {
+    text.push_str(&format!("R\t{run}\t{key:016x}"));
+    for file in files {
+        text.push('\t');
+        text.push_str(file);
+    }
+    text.push('\n');
 }
 
 /// Appends `text` to the file at `path` in one write: a concurrent run's lines never
@@ -352,12 +399,14 @@ fn listed_untouched(dir: &Path, files: &[(&str, Fingerprint)], name_at: usize) -
 }
 
 /// What to write: files by relative path with their content, the files a [`Cache`] found
-/// intact (kept as they are, still owned), and the keys of the inputs behind each directory.
+/// intact (kept as they are, still owned), the keys of the inputs behind each product
+/// directory, and for each other template run its key and files.
 #[derive(Debug, Default)]
 pub struct Output {
     pub files: BTreeMap<String, Vec<u8>>,
     pub intact: Vec<String>,
     pub keys: BTreeMap<String, u64>,
+    pub runs: BTreeMap<String, (u64, Vec<String>)>,
 }
 
 /// Makes `dir` hold `output`: writes only files whose content differs, keeps the intact ones,
@@ -488,7 +537,7 @@ pub fn sync(
         .iter()
         .map(|(path, print, _)| (*path, *print))
         .collect();
-    cache.save(&owned, &found, &output.keys);
+    cache.save(&owned, &found, output);
     Ok(synced)
 }
 
@@ -506,10 +555,11 @@ fn listing(paths: &[&str]) -> String {
 // sorted already (the record is written sorted, products come in order): the set operations
 // below walk sorted lists instead of sorting or searching again.
 
-/// Sorts `paths`, once each, unless they already are.
+/// Sorts `paths`, once each, unless they already are. Often they are a few sorted runs one
+/// after the other, which the standard library's stable sort merges in linear time.
 fn sorted(paths: &mut Vec<&str>) {
     if !paths.is_sorted() {
-        paths.par_sort_unstable();
+        paths.sort();
     }
     paths.dedup();
 }
@@ -592,10 +642,12 @@ fn no_symlink<'a>(dir: &Path, relative: &'a str, real: &mut BTreeSet<&'a str>) -
 
 /// A relative path with no `..`, root or prefix: it cannot leave the directory it is joined to.
 /// Checked on bytes (tens of thousands of paths per run): '/'-separated, no empty, `.` or `..`
-/// segment, no backslash or colon (a separator and a drive on Windows).
+/// segment, no backslash or colon (a separator and a drive on Windows), no control character.
 fn inside(path: &str) -> bool {
     !path.is_empty()
-        && !path.bytes().any(|b| b == b'\\' || b == b':')
+        && !path
+            .bytes()
+            .any(|b| b == b'\\' || b == b':' || b.is_ascii_control())
         && path
             .split('/')
             .all(|segment| !matches!(segment, "" | "." | ".."))

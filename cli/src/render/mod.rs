@@ -145,13 +145,35 @@ struct Object {
     template: String,
 }
 
-/// Renders the mesh. `reuse` is asked, for each product in each environment, whether the
-/// files of an earlier render made from the same inputs (the key) are still intact in the
-/// output; when it answers with their paths, the product is not rendered again.
+/// What an earlier render left in the output, for the parts of this one whose inputs (the
+/// key) are unchanged: their files' paths, when every one is still as written.
+pub trait Earlier: Sync {
+    /// The files below a product's directory.
+    fn directory(&self, dir: &str, key: u64) -> Option<Vec<String>>;
+    /// The files of one template run (a platform, mesh, environment or domain template).
+    fn run(&self, run: &str, key: u64) -> Option<Vec<String>>;
+}
+
+/// No earlier render: everything is rendered.
+pub struct Afresh;
+
+impl Earlier for Afresh {
+    fn directory(&self, _: &str, _: u64) -> Option<Vec<String>> {
+        None
+    }
+
+    fn run(&self, _: &str, _: u64) -> Option<Vec<String>> {
+        None
+    }
+}
+
+/// Renders the mesh. `earlier` is asked, for each product in each environment and each other
+/// template run, whether the files an earlier render made from the same inputs are still
+/// intact in the output; when it answers with their paths, that part is not rendered again.
 pub fn render(
     validated: &Validated,
     options: &Options,
-    reuse: &(dyn Fn(&str, u64) -> Option<Vec<String>> + Sync),
+    earlier: &dyn Earlier,
 ) -> Result<Rendered, RenderError> {
     let templates = Templates::load(options.templates.as_deref())?;
     let mesh = &validated.mesh.spec;
@@ -280,8 +302,16 @@ pub fn render(
     // Every run is independent of the others; products are most of them.
     let scoped = || {
         jobs.par_iter()
-            .map(|(entry, dir, ctx)| render_one(entry, dir, &minijinja::Value::from_serialize(ctx)))
-            .collect::<Result<Vec<Vec<Object>>, RenderError>>()
+            .map(|(entry, dir, ctx)| {
+                let unit = format!("{}:{}", entry.name, dir.to_string_lossy());
+                let key = run_key(&templates, &unit, ctx);
+                if let Some(files) = earlier.run(&unit, key) {
+                    return Ok(Part::Intact { unit, key, files });
+                }
+                let objects = render_one(entry, dir, &minijinja::Value::from_serialize(ctx))?;
+                Ok(Part::Rendered { unit, key, objects })
+            })
+            .collect::<Result<Vec<Part>, RenderError>>()
     };
     let work: Vec<(
         &Environment,
@@ -303,9 +333,9 @@ pub fn render(
                     .join(&meta.name);
                 let key = product_key(&templates, validated, doc, env, &consumers, &by_name);
                 let dir_key = dir.to_string_lossy().into_owned();
-                if let Some(files) = reuse(&dir_key, key) {
-                    return Ok(Product::Intact {
-                        dir: dir_key,
+                if let Some(files) = earlier.directory(&dir_key, key) {
+                    return Ok(Part::Intact {
+                        unit: dir_key,
                         key,
                         files,
                     });
@@ -321,37 +351,58 @@ pub fn render(
                 for entry in &product_entries {
                     objects.extend(render_one(entry, &dir.join(&entry.subdir), &ctx)?);
                 }
-                Ok(Product::Rendered {
-                    dir: dir_key,
+                Ok(Part::Rendered {
+                    unit: dir_key,
                     key,
                     objects,
                 })
             })
-            .collect::<Result<Vec<Product>, RenderError>>()
+            .collect::<Result<Vec<Part>, RenderError>>()
     };
-    let (scoped, rendered) = rayon::join(scoped, per_product);
-    let mut objects: Vec<Object> = scoped?.into_iter().flatten().collect();
+    let (scoped, products) = rayon::join(scoped, per_product);
+    let mut objects: Vec<Object> = Vec::new();
     let mut output = Output::default();
-    let mut rendered = rendered?;
+    let mut products = products?;
     // In path order (every path of a product starts with its directory and a '/'), so the
-    // intact files come out sorted.
-    rendered.sort_by(|a, b| under(a.dir()).cmp(under(b.dir())));
-    for product in rendered {
+    // intact files come out sorted: the products', then the other runs'.
+    products.sort_by(|a, b| under(a.unit()).cmp(under(b.unit())));
+    for product in products {
         match product {
-            Product::Rendered {
-                dir,
+            Part::Rendered {
+                unit,
                 key,
                 objects: o,
             } => {
-                output.keys.insert(dir, key);
+                output.keys.insert(unit, key);
                 objects.extend(o);
             }
-            Product::Intact { dir, key, files } => {
-                output.keys.insert(dir, key);
+            Part::Intact { unit, key, files } => {
+                output.keys.insert(unit, key);
                 output.intact.extend(files);
             }
         }
     }
+    let mut runs_intact = Vec::new();
+    for run in scoped? {
+        match run {
+            Part::Rendered {
+                unit,
+                key,
+                objects: o,
+            } => {
+                let mut files: Vec<String> = o.iter().map(|o| o.path.clone()).collect();
+                files.sort_unstable();
+                output.runs.insert(unit, (key, files));
+                objects.extend(o);
+            }
+            Part::Intact { unit, key, files } => {
+                runs_intact.extend(files.iter().cloned());
+                output.runs.insert(unit, (key, files));
+            }
+        }
+    }
+    runs_intact.sort_unstable();
+    output.intact.extend(runs_intact);
 
     objects.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
     if let Some(pair) = objects.windows(2).find(|w| w[0].path == w[1].path) {
@@ -401,15 +452,17 @@ fn collisions<'a>(paths: impl Iterator<Item = &'a String>) -> Result<(), RenderE
     Ok(())
 }
 
-/// One product in one environment: rendered now, or found intact from an earlier render.
-enum Product {
+/// One product in one environment, or one other template run: rendered now, or found intact
+/// from an earlier render. `unit` is the product's directory, or the run's template and
+/// directory.
+enum Part {
     Rendered {
-        dir: String,
+        unit: String,
         key: u64,
         objects: Vec<Object>,
     },
     Intact {
-        dir: String,
+        unit: String,
         key: u64,
         files: Vec<String>,
     },
@@ -420,12 +473,25 @@ fn under(dir: &str) -> impl Iterator<Item = u8> + '_ {
     dir.bytes().chain(std::iter::once(b'/'))
 }
 
-impl Product {
-    fn dir(&self) -> &str {
+impl Part {
+    fn unit(&self) -> &str {
         match self {
-            Product::Rendered { dir, .. } | Product::Intact { dir, .. } => dir,
+            Part::Rendered { unit, .. } | Part::Intact { unit, .. } => unit,
         }
     }
+}
+
+/// A hash of everything one template run's files are made from: dappctl's build, the
+/// templates, which run it is, and what it sees.
+fn run_key(templates: &Templates, run: &str, context: &Value) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(&crate::cache::build().unwrap_or_default().to_le_bytes());
+    hasher.update(&templates.fingerprint.to_le_bytes());
+    hasher.update(&(run.len() as u64).to_le_bytes());
+    hasher.update(run.as_bytes());
+    // Serialising a JSON value cannot fail; an empty context would only cost a render.
+    hasher.update(&serde_json::to_vec(context).unwrap_or_default());
+    hasher.digest()
 }
 
 /// A hash of everything a product's files are made from in one environment: dappctl's build,

@@ -653,6 +653,23 @@ fn after_one_product_changes_only_its_files_are_rewritten_and_lost_files_come_ba
     assert_exit(&result, 0);
     assert!(String::from_utf8_lossy(&result.stderr).contains("1 written"));
     assert_eq!(tree(out.path()), after);
+
+    // So are the files of the runs outside products (Applications, the platform), which are
+    // not rendered again either while their inputs stay the same.
+    std::fs::remove_file(
+        out.path()
+            .join("argocd/apps/dev/application-dev-crm-customers.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        out.path().join("platform/namespace-dappmesh-system.yaml"),
+        "edited\n",
+    )
+    .unwrap();
+    let result = render(mesh.path(), out.path(), &[]);
+    assert_exit(&result, 0);
+    assert!(String::from_utf8_lossy(&result.stderr).contains("2 written"));
+    assert_eq!(tree(out.path()), after);
 }
 
 #[test]
