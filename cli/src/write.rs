@@ -46,6 +46,24 @@ pub(crate) fn replace(path: &Path, contents: &[u8], durable: bool) -> io::Result
     result
 }
 
+/// Writes a file that is not there yet, in place: no reader had it, so there is nothing to
+/// replace atomically, and a render into an empty directory does half the directory updates.
+/// The file is owned (in [`OWNED`]) before it is created and has no fingerprint until the
+/// write completes, so should the process die mid-write, the next sync compares the file's
+/// content and rewrites it. Returns the new file's metadata; fails with `AlreadyExists` when
+/// the file is there after all.
+fn create(path: &Path, contents: &[u8]) -> io::Result<fs::Metadata> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    let written = file.write_all(contents).and_then(|()| file.metadata());
+    if written.is_err() {
+        let _ = fs::remove_file(path);
+    }
+    written
+}
+
 /// The record, inside an output directory, of the files dappctl wrote there: one relative
 /// path per line, sorted. Files not listed are someone else's and are never touched. It
 /// holds nothing that differs between machines, so it can be committed with the output.
@@ -468,8 +486,17 @@ pub fn sync(
         .map(|(relative, contents)| {
             let path = dir.join(relative);
             let recorded = known.known(relative);
-            let current = fs::metadata(&path).ok();
             let hash = xxhash_rust::xxh3::xxh3_64(contents);
+            // Neither owned nor fingerprinted: most likely not there (a first render), so it
+            // is created without looking first.
+            if recorded.is_none() && before.binary_search(&relative.as_str()).is_err() {
+                match create(&path, contents) {
+                    Ok(meta) => return Ok((relative.as_str(), Fingerprint::of(hash, &meta), true)),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let current = fs::metadata(&path).ok();
             let same = match (&current, recorded) {
                 (Some(meta), Some(print))
                     if meta.len() == print.len && modified(meta) == Some(print.modified) =>
@@ -805,6 +832,23 @@ mod tests {
         assert_eq!(checked.unchanged, 1);
         assert_eq!(owned(&dir), "a/x.yaml\n", "the record holds paths only");
         fs::remove_file(&path).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_in_the_way_of_a_new_one_is_replaced_and_counted() {
+        let dir = temp_dir("in-the-way");
+        fs::write(dir.join("a.yaml"), "someone's").unwrap();
+        let synced = sync(
+            &dir,
+            &output(files(&[("a.yaml", "ours"), ("b.yaml", "new")])),
+            all,
+            &mut Cache::default(),
+        )
+        .unwrap();
+        assert_eq!(synced.written, ["a.yaml", "b.yaml"]);
+        assert_eq!(fs::read_to_string(dir.join("a.yaml")).unwrap(), "ours");
+        assert_eq!(fs::read_to_string(dir.join("b.yaml")).unwrap(), "new");
         fs::remove_dir_all(&dir).unwrap();
     }
 
