@@ -126,7 +126,7 @@ PY
     commands+=(
         -n "dappctl stream" --prepare "true"
         "'$bin' render '$mesh' --out - > /dev/null"
-        -n "dappctl cold" --prepare "mv '$work/cold' '$work/cold-'\$RANDOM\$RANDOM 2>/dev/null || true"
+        -n "dappctl cold" --prepare "mv '$work/cold' '$work/cold-'\$(date +%s%N) 2>/dev/null || true"
         "'$bin' render '$mesh' --out '$work/cold'"
         -n "dappctl no change" --prepare "true"
         "'$bin' render '$mesh' --out '$out'"
