@@ -39,8 +39,12 @@ async fn every_acknowledged_write_survives_sigkill_mid_load() {
             }
         }));
     }
-    // Let the load build up, then kill the server in the middle of it.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Let the load build up (however slow the machine is), then kill the server in the
+    // middle of it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while acked_ids.lock().unwrap().len() < 200 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let before_kill = acked_ids.lock().unwrap().len();
     server.kill();
     for t in tasks {
