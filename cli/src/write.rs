@@ -238,8 +238,7 @@ impl Cache {
             .take_while(|(p, _)| p.starts_with(&prefix))
             .map(|(p, i)| Some((p, self.print(i)?)))
             .collect::<Option<_>>()?;
-        self.untouched(out, &files)
-            .then(|| files.into_iter().map(|(p, _)| p.to_owned()).collect())
+        untouched(out, &files).then(|| files.into_iter().map(|(p, _)| p.to_owned()).collect())
     }
 
     /// The files one template run wrote, when it was made from inputs with this `key` and
@@ -253,29 +252,48 @@ impl Cache {
             .iter()
             .map(|f| Some((f.as_str(), self.known(f)?)))
             .collect::<Option<_>>()?;
-        self.untouched(out, &prints).then(|| files.clone())
+        untouched(out, &prints).then(|| files.clone())
     }
 
-    /// Whether every one of `files` (sorted) has the size and time its fingerprint recorded.
-    fn untouched(&self, out: &Path, files: &[(&str, Fingerprint)]) -> bool {
-        let mut untouched = !files.is_empty();
-        let mut at = 0;
-        while untouched && at < files.len() {
-            let parent = files[at].0.rsplit_once('/').map_or("", |(p, _)| p);
-            let end = at
-                + files[at..]
-                    .iter()
-                    .take_while(|(p, _)| p.rsplit_once('/').map_or("", |(d, _)| d) == parent)
-                    .count();
-            untouched = listed_untouched(&out.join(parent), &files[at..end], parent.len() + 1);
-            at = end;
+    /// The lines to append to record this sync, when appending is enough: the files owned
+    /// are the files recorded (a re-render that created or removed nothing), every one still
+    /// has a fingerprint, and superseded lines are not yet as many as live ones. Then one
+    /// edited product costs a few lines instead of rewriting megabytes.
+    fn changes(
+        &self,
+        owned: &[&str],
+        found: &[(&str, Option<Fingerprint>)],
+        output: &Output,
+    ) -> Option<String> {
+        let same_files = owned.len() == self.prints.len()
+            && owned.iter().enumerate().all(|(i, f)| self.file(i) == *f);
+        if self.text.is_empty() || !same_files || self.lines >= 2 * self.prints.len() {
+            return None;
         }
-        untouched
+        let mut tail = String::new();
+        for (file, print) in found {
+            let print = (*print)?;
+            if self.known(file) != Some(print) {
+                tail.push_str(&format!("F\t{file}\t{print}\n"));
+            }
+        }
+        for (dir, key) in &output.keys {
+            if self.keys.get(dir) != Some(key) {
+                tail.push_str(&format!("K\t{dir}\t{key:016x}\n"));
+            }
+        }
+        for (run, recorded) in &output.runs {
+            if self.runs.get(run) != Some(recorded) {
+                run_line(&mut tail, run, recorded.0, &recorded.1);
+            }
+        }
+        Some(tail)
     }
 
     /// Records what `owned` (sorted) is now: the fingerprints this sync made or found
     /// (`found`, sorted by path; None where it has none) and, for the rest, the recorded
-    /// ones; and the keys of the directories rendered, beside those of the others.
+    /// ones; and the keys of the product directories and template runs rendered, beside
+    /// those of the others (left out by `--env`).
     fn save(&self, owned: &[&str], found: &[(&str, Option<Fingerprint>)], output: &Output) {
         let Some(path) = &self.path else { return };
         if let Some(tail) = self.changes(owned, found, output) {
@@ -327,43 +345,6 @@ impl Cache {
     }
 }
 
-impl Cache {
-    /// The lines to append to record this sync, when appending is enough: the files owned
-    /// are the files recorded (a re-render that created or removed nothing), every one still
-    /// has a fingerprint, and superseded lines are not yet as many as live ones. Then one
-    /// edited product costs a few lines instead of rewriting megabytes.
-    fn changes(
-        &self,
-        owned: &[&str],
-        found: &[(&str, Option<Fingerprint>)],
-        output: &Output,
-    ) -> Option<String> {
-        let same_files = owned.len() == self.prints.len()
-            && owned.iter().enumerate().all(|(i, f)| self.file(i) == *f);
-        if self.text.is_empty() || !same_files || self.lines >= 2 * self.prints.len() {
-            return None;
-        }
-        let mut tail = String::new();
-        for (file, print) in found {
-            let print = (*print)?;
-            if self.known(file) != Some(print) {
-                tail.push_str(&format!("F\t{file}\t{print}\n"));
-            }
-        }
-        for (dir, key) in &output.keys {
-            if self.keys.get(dir) != Some(key) {
-                tail.push_str(&format!("K\t{dir}\t{key:016x}\n"));
-            }
-        }
-        for (run, recorded) in &output.runs {
-            if self.runs.get(run) != Some(recorded) {
-                run_line(&mut tail, run, recorded.0, &recorded.1);
-            }
-        }
-        Some(tail)
-    }
-}
-
 /// The line recording one template run: its name, key and files, separated by tabs (paths
 /// hold none: [`inside`] refuses control characters).
 fn run_line(text: &mut String, run: &str, key: u64, files: &[String]) {
@@ -382,6 +363,23 @@ pub(crate) fn append(path: &Path, text: &str) -> io::Result<()> {
         .append(true)
         .open(path)?
         .write_all(text.as_bytes())
+}
+
+/// Whether every one of `files` (sorted) has the size and time its fingerprint recorded.
+fn untouched(out: &Path, files: &[(&str, Fingerprint)]) -> bool {
+    let mut untouched = !files.is_empty();
+    let mut at = 0;
+    while untouched && at < files.len() {
+        let parent = files[at].0.rsplit_once('/').map_or("", |(p, _)| p);
+        let end = at
+            + files[at..]
+                .iter()
+                .take_while(|(p, _)| p.rsplit_once('/').map_or("", |(d, _)| d) == parent)
+                .count();
+        untouched = listed_untouched(&out.join(parent), &files[at..end], parent.len() + 1);
+        at = end;
+    }
+    untouched
 }
 
 /// Whether each of `files` (relative paths whose names start at `name_at`, all in `dir`) is
