@@ -119,10 +119,7 @@ impl Metrics {
         let counts = registry.counts();
         let stats = registry.stats();
         let mut gauge = |name: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-            );
+            single(&mut out, "gauge", name, help, value);
         };
         gauge(
             "registry_registrations",
@@ -157,10 +154,7 @@ impl Metrics {
             );
         }
         let mut counter = |name: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-            );
+            single(&mut out, "counter", name, help, value);
         };
         counter(
             "registry_write_batches_total",
@@ -183,13 +177,23 @@ impl Metrics {
             stats.evictions.load(Ordering::Relaxed),
         );
         let micros = stats.commit_micros.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "# HELP registry_write_batch_seconds_total Time spent applying and committing batches.\n# TYPE registry_write_batch_seconds_total counter\nregistry_write_batch_seconds_total {}",
-            micros as f64 / 1e6
+        single(
+            &mut out,
+            "counter",
+            "registry_write_batch_seconds_total",
+            "Time spent applying and committing batches.",
+            micros as f64 / 1e6,
         );
         out
     }
+}
+
+/// One metric with a single value, in the Prometheus text format.
+fn single(out: &mut String, kind: &str, name: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
 }
 
 /// The resident set size from /proc (Linux); absent elsewhere.
