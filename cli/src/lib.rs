@@ -1,6 +1,7 @@
 //! `dappctl` as a library: load spec files, validate them against the Data Application Model,
 //! and report what is wrong. The binary in `main.rs` only parses arguments and prints.
 
+pub mod apply;
 pub mod cache;
 pub mod diagnostic;
 pub mod graph;

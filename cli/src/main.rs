@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use dappctl::apply::{self, DryRun};
 use dappctl::report::{self, Format, HumanOptions};
 use dappctl::schema::Kind;
 
@@ -74,12 +75,110 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
     },
+    /// Render the mesh and send it to a cluster with server-side apply (field manager
+    /// `dappctl`): CRDs first, then namespaces, then the rest by sync wave.
+    Apply {
+        #[command(flatten)]
+        source: Source,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// Check without changing anything: `client` compares with what is live, `server` has
+        /// the API server validate every change and store nothing.
+        #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, default_missing_value = "client")]
+        dry_run: Option<DryRunArg>,
+        /// Take over fields that another field manager owns instead of failing.
+        #[arg(long)]
+        force_conflicts: bool,
+        /// Delete what an earlier apply created and this one no longer renders (members of
+        /// this mesh's ApplySets only).
+        #[arg(long)]
+        prune: bool,
+        /// Wait until every object is ready (rolled out, complete, Ready).
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits.
+        #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+        /// When to colour diagnostics (auto: when stderr is a terminal and NO_COLOR is unset).
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Show what `apply` would change, as a unified diff of the fields dappctl manages. Exit
+    /// 0: no difference, 1: differences, 2: error.
+    Diff {
+        #[command(flatten)]
+        source: Source,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// When to colour the diff (auto: when stdout is a terminal and NO_COLOR is unset).
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Remove from a cluster what `apply` put there: every member of the mesh's ApplySets
+    /// (or of one product's) and their parents.
+    Delete {
+        #[command(flatten)]
+        source: Source,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// Delete one product, found on the cluster by name (no mesh needed).
+        #[arg(long, value_name = "NAME", conflicts_with = "rendered")]
+        product: Option<String>,
+        /// List what would be deleted, and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// When to colour diagnostics (auto: when stderr is a terminal and NO_COLOR is unset).
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
     /// Write a small mesh that `dappctl validate` accepts.
     Init {
         /// Where to write it (created if missing).
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+}
+
+/// Where the objects come from: a mesh to render, or a directory `dappctl render` wrote.
+#[derive(clap::Args)]
+struct Source {
+    /// The mesh: files or directories of spec files.
+    #[arg(default_value = ".")]
+    paths: Vec<PathBuf>,
+    /// Take the objects from a directory `dappctl render --out` wrote instead of rendering.
+    #[arg(long, value_name = "DIR")]
+    rendered: Option<PathBuf>,
+    /// The environment this cluster runs (needed when the mesh has several).
+    #[arg(long, value_name = "ENV")]
+    env: Option<String>,
+    /// Templates that replace built-in ones of the same path, or add new ones.
+    #[arg(long, value_name = "DIR", conflicts_with = "rendered")]
+    templates: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct ClusterArgs {
+    /// The kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: the current one).
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+}
+
+impl ClusterArgs {
+    fn target(self) -> apply::cluster::Target {
+        apply::cluster::Target {
+            kubeconfig: self.kubeconfig,
+            context: self.context,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DryRunArg {
+    Client,
+    Server,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -171,6 +270,69 @@ fn main() -> ExitCode {
             dappctl::render::Options { env, templates },
             color,
         ),
+        Command::Apply {
+            source,
+            cluster,
+            dry_run,
+            force_conflicts,
+            prune,
+            wait,
+            timeout,
+            color,
+        } => {
+            let options = apply::Options {
+                dry_run: dry_run.map(|d| match d {
+                    DryRunArg::Client => DryRun::Client,
+                    DryRunArg::Server => DryRun::Server,
+                }),
+                force_conflicts,
+                prune,
+                wait: wait.then_some(timeout),
+            };
+            deliver(
+                source,
+                cluster.target(),
+                color,
+                move |cluster, sets, report| {
+                    Box::pin(async move {
+                        let summary = apply::apply(cluster, &sets, &options, report).await;
+                        println!("{summary}");
+                        if summary.succeeded() { VALID } else { INVALID }
+                    })
+                },
+            )
+        }
+        Command::Diff {
+            source,
+            cluster,
+            color,
+        } => {
+            let style = apply::diff::Style {
+                color: color.enabled(std::io::stdout().is_terminal()),
+            };
+            deliver(source, cluster.target(), color, move |cluster, sets, _| {
+                Box::pin(async move {
+                    let (text, errors) = apply::diff::diff(cluster, &sets, style).await;
+                    let printed = print(&text);
+                    for error in &errors {
+                        eprintln!("error: {error}");
+                    }
+                    match printed {
+                        Err(code) => code,
+                        Ok(()) if !errors.is_empty() => FAILURE,
+                        Ok(()) if text.is_empty() => VALID,
+                        Ok(()) => INVALID,
+                    }
+                })
+            })
+        }
+        Command::Delete {
+            source,
+            cluster,
+            product,
+            dry_run,
+            color,
+        } => delete(source, cluster.target(), product, dry_run, color),
     };
     ExitCode::from(code)
 }
@@ -301,6 +463,153 @@ fn lean_pages() {
     #[cfg(target_os = "linux")]
     // Only the memory use changes when the kernel refuses, so its answer does not matter.
     let _ = rustix::thread::disable_transparent_huge_pages(true);
+}
+
+/// What a command that talks to a cluster runs once the cluster answers.
+type Work<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = u8> + 'a>>;
+
+/// Renders (or reads `--rendered`), groups the objects into ApplySets, connects to the
+/// cluster, and hands both to `run`.
+fn deliver(
+    source: Source,
+    target: apply::cluster::Target,
+    color: Color,
+    run: impl for<'a> FnOnce(
+        std::sync::Arc<apply::cluster::Cluster>,
+        Vec<apply::manifest::Set>,
+        &'a mut dyn apply::Report,
+    ) -> Work<'a>,
+) -> u8 {
+    let sets = match objects(&source, color) {
+        Ok(sets) => sets,
+        Err(code) => return code,
+    };
+    on_cluster(&target, move |cluster, report| run(cluster, sets, report))
+}
+
+/// The ApplySets of the objects a command works on.
+fn objects(source: &Source, color: Color) -> Result<Vec<apply::manifest::Set>, u8> {
+    let (files, root) = match &source.rendered {
+        Some(dir) => (apply::manifest::read_dir(dir).map_err(fail)?, dir.clone()),
+        None => {
+            let validated = validated(&source.paths, color)?;
+            let options = dappctl::render::Options {
+                env: source.env.clone(),
+                templates: source.templates.clone(),
+            };
+            let rendered = dappctl::render::render(&validated, &options, &dappctl::render::Afresh)
+                .map_err(fail)?;
+            (rendered.output.files, PathBuf::from("(rendered)"))
+        }
+    };
+    apply::sets_of(&files, source.env.as_deref(), &root).map_err(fail)
+}
+
+/// Starts the async runtime, connects, and runs `work` with a report printing to the
+/// terminal.
+fn on_cluster<F>(target: &apply::cluster::Target, work: F) -> u8
+where
+    F: for<'a> FnOnce(
+        std::sync::Arc<apply::cluster::Cluster>,
+        &'a mut dyn apply::Report,
+    ) -> Work<'a>,
+{
+    // One TLS provider for the process, chosen here rather than by whichever crate asks first.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(miette::miette!("cannot start: {e}")),
+    };
+    runtime.block_on(async {
+        let cluster = match apply::cluster::Cluster::connect(target).await {
+            Ok(cluster) => std::sync::Arc::new(cluster),
+            Err(e) => return fail(e),
+        };
+        let mut report = Printer::new();
+        work(cluster, &mut report).await
+    })
+}
+
+fn delete(
+    source: Source,
+    target: apply::cluster::Target,
+    product: Option<String>,
+    dry_run: bool,
+    color: Color,
+) -> u8 {
+    let sets = match &product {
+        Some(_) => Vec::new(),
+        None => match objects(&source, color) {
+            Ok(sets) => sets,
+            Err(code) => return code,
+        },
+    };
+    let env = source.env.clone();
+    on_cluster(&target, move |cluster, report| {
+        Box::pin(async move {
+            let selection = match &product {
+                Some(name) => apply::delete::Selection::Product {
+                    name,
+                    env: env.as_deref(),
+                },
+                None => apply::delete::Selection::Sets(&sets),
+            };
+            match apply::delete::delete(&cluster, selection, dry_run, report).await {
+                Ok(done) => {
+                    let suffix = if dry_run { " (dry run)" } else { "" };
+                    println!("deleted {}{suffix}, {} failed", done.pruned, done.failed);
+                    if done.failed == 0 { VALID } else { INVALID }
+                }
+                Err(e) => fail(e),
+            }
+        })
+    })
+}
+
+/// Prints results on stdout and, on a terminal, a status line on stderr that the next
+/// output replaces.
+struct Printer {
+    terminal: bool,
+    showing: bool,
+}
+
+impl Printer {
+    fn new() -> Printer {
+        Printer {
+            terminal: std::io::stderr().is_terminal(),
+            showing: false,
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.showing {
+            eprint!("\r\x1b[K");
+            self.showing = false;
+        }
+    }
+}
+
+impl apply::Report for Printer {
+    fn line(&mut self, text: &str) {
+        self.clear();
+        println!("{text}");
+    }
+
+    fn progress(&mut self, text: &str) {
+        if !self.terminal {
+            return;
+        }
+        self.clear();
+        if !text.is_empty() {
+            let width = terminal_width().saturating_sub(1);
+            let shown: String = text.chars().take(width).collect();
+            eprint!("{shown}");
+            self.showing = true;
+        }
+    }
 }
 
 fn graph(paths: &[PathBuf], format: GraphFormat, color: Color) -> u8 {

@@ -3,7 +3,9 @@
 mod cli {
     pub mod harness;
 
+    mod apply;
     mod commands;
+    mod e2e;
     mod formats;
     mod fuzz;
     mod graph;

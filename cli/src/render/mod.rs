@@ -28,6 +28,7 @@ use crate::source::SourceFile;
 use crate::validate::{Doc, Validated};
 use crate::write::Output;
 pub use context::resource_name;
+pub use emit::to_yaml;
 pub use templates::{EMBEDDED, Scope};
 use templates::{Entry, Templates};
 
