@@ -146,7 +146,7 @@ struct Source {
     #[arg(default_value = ".")]
     paths: Vec<PathBuf>,
     /// Take the objects from a directory `dappctl render --out` wrote instead of rendering.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "paths")]
     rendered: Option<PathBuf>,
     /// The environment this cluster runs (needed when the mesh has several).
     #[arg(long, value_name = "ENV")]

@@ -721,3 +721,67 @@ fn apply_help_documents_the_flags() {
         assert!(text.contains(flag), "{flag} missing from:\n{text}");
     }
 }
+
+#[test]
+fn kubeconfig_comes_from_the_environment_and_crds_are_waited_for() {
+    let f = Fixture::new(
+        "apply-env",
+        Options {
+            crd_established_after: Duration::from_millis(800),
+            ..Options::default()
+        },
+    );
+    let out = dappctl()
+        .args(["apply", "mesh"])
+        .current_dir(f.dir.path())
+        .env("KUBECONFIG", &f.kubeconfig)
+        .env("DAPPCTL_CACHE_DIR", f.dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    // The DataProduct could only be applied once its CRD was Established, 800 ms in.
+    assert!(
+        stdout(&out).contains("dataproduct.dappmesh.io/orders (namespace sales) created"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        f.get(
+            "dappmesh.io/v1alpha1",
+            "DataProduct",
+            Some("sales"),
+            "orders"
+        )
+        .is_some()
+    );
+}
+
+#[test]
+fn wait_shows_progress_on_a_terminal() {
+    let f = Fixture::new(
+        "apply-tty",
+        Options {
+            workloads: Workloads::Stuck,
+            ..Options::default()
+        },
+    );
+    // `script` gives the command a pseudo-terminal and copies what it prints.
+    let command = format!(
+        "'{}' apply mesh --kubeconfig '{}' --wait --timeout 2s",
+        env!("CARGO_BIN_EXE_dappctl"),
+        f.kubeconfig.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .current_dir(f.dir.path())
+        .env("DAPPCTL_CACHE_DIR", f.dir.path().join("cache"))
+        .output()
+        .expect("script (util-linux) runs");
+    let text = stdout(&out);
+    assert!(text.contains("waiting for 5 of 27 objects"), "{text}");
+    assert!(
+        text.contains("\r\x1b[K"),
+        "the status line is replaced in place: {text:?}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+}
