@@ -84,7 +84,7 @@ enum Command {
         cluster: ClusterArgs,
         /// Check without changing anything: `client` compares with what is live, `server` has
         /// the API server validate every change and store nothing.
-        #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, default_missing_value = "client")]
+        #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "client")]
         dry_run: Option<DryRunArg>,
         /// Take over fields that another field manager owns instead of failing.
         #[arg(long)]
@@ -127,6 +127,9 @@ enum Command {
         /// List what would be deleted, and delete nothing.
         #[arg(long)]
         dry_run: bool,
+        /// How long to wait for each set's objects to be gone (finalizers run first).
+        #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
         /// When to colour diagnostics (auto: when stderr is a terminal and NO_COLOR is unset).
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
@@ -293,10 +296,11 @@ fn main() -> ExitCode {
                 source,
                 cluster.target(),
                 color,
+                INVALID,
                 move |cluster, sets, report| {
                     Box::pin(async move {
                         let summary = apply::apply(cluster, &sets, &options, report).await;
-                        println!("{summary}");
+                        report.line(&summary.to_string());
                         if summary.succeeded() { VALID } else { INVALID }
                     })
                 },
@@ -310,29 +314,37 @@ fn main() -> ExitCode {
             let style = apply::diff::Style {
                 color: color.enabled(std::io::stdout().is_terminal()),
             };
-            deliver(source, cluster.target(), color, move |cluster, sets, _| {
-                Box::pin(async move {
-                    let (text, errors) = apply::diff::diff(cluster, &sets, style).await;
-                    let printed = print(&text);
-                    for error in &errors {
-                        eprintln!("error: {error}");
-                    }
-                    match printed {
-                        Err(code) => code,
-                        Ok(()) if !errors.is_empty() => FAILURE,
-                        Ok(()) if text.is_empty() => VALID,
-                        Ok(()) => INVALID,
-                    }
-                })
-            })
+            // Exit 1 means "differences": an invalid mesh is an error here (2).
+            deliver(
+                source,
+                cluster.target(),
+                color,
+                FAILURE,
+                move |cluster, sets, _| {
+                    Box::pin(async move {
+                        let (text, errors) = apply::diff::diff(cluster, &sets, style).await;
+                        let printed = print(&text);
+                        for error in &errors {
+                            eprintln!("error: {error}");
+                        }
+                        match printed {
+                            Err(code) => code,
+                            Ok(()) if !errors.is_empty() => FAILURE,
+                            Ok(()) if text.is_empty() => VALID,
+                            Ok(()) => INVALID,
+                        }
+                    })
+                },
+            )
         }
         Command::Delete {
             source,
             cluster,
             product,
             dry_run,
+            timeout,
             color,
-        } => delete(source, cluster.target(), product, dry_run, color),
+        } => delete(source, cluster.target(), product, dry_run, timeout, color),
     };
     ExitCode::from(code)
 }
@@ -474,6 +486,7 @@ fn deliver(
     source: Source,
     target: apply::cluster::Target,
     color: Color,
+    invalid_mesh: u8,
     run: impl for<'a> FnOnce(
         std::sync::Arc<apply::cluster::Cluster>,
         Vec<apply::manifest::Set>,
@@ -482,6 +495,7 @@ fn deliver(
 ) -> u8 {
     let sets = match objects(&source, color) {
         Ok(sets) => sets,
+        Err(INVALID) => return invalid_mesh,
         Err(code) => return code,
     };
     on_cluster(&target, move |cluster, report| run(cluster, sets, report))
@@ -538,6 +552,7 @@ fn delete(
     target: apply::cluster::Target,
     product: Option<String>,
     dry_run: bool,
+    timeout: std::time::Duration,
     color: Color,
 ) -> u8 {
     let sets = match &product {
@@ -557,10 +572,18 @@ fn delete(
                 },
                 None => apply::delete::Selection::Sets(&sets),
             };
-            match apply::delete::delete(&cluster, selection, dry_run, report).await {
+            let mode = if dry_run {
+                apply::prune::Mode::ClientDryRun
+            } else {
+                apply::prune::Mode::Delete
+            };
+            match apply::delete::delete(&cluster, selection, mode, timeout, report).await {
                 Ok(done) => {
                     let suffix = if dry_run { " (dry run)" } else { "" };
-                    println!("deleted {}{suffix}, {} failed", done.pruned, done.failed);
+                    report.line(&format!(
+                        "deleted {}{suffix}, {} failed",
+                        done.pruned, done.failed
+                    ));
                     if done.failed == 0 { VALID } else { INVALID }
                 }
                 Err(e) => fail(e),
@@ -595,7 +618,8 @@ impl Printer {
 impl apply::Report for Printer {
     fn line(&mut self, text: &str) {
         self.clear();
-        println!("{text}");
+        // A closed pipe (`dappctl apply | head`) must not stop an apply halfway.
+        let _ = writeln!(std::io::stdout(), "{text}");
     }
 
     fn progress(&mut self, text: &str) {

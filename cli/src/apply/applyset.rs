@@ -19,6 +19,9 @@ pub const GROUP_KINDS: &str = "applyset.kubernetes.io/contains-group-kinds";
 pub const NAMESPACES: &str = "applyset.kubernetes.io/additional-namespaces";
 /// The environment a parent was applied for: one cluster may run several.
 pub const ENV: &str = "dappmesh.io/env";
+/// The mesh a parent belongs to: pruning the sets a render no longer has looks only at its
+/// own mesh's.
+pub const MESH: &str = "dappmesh.io/mesh";
 
 /// The id of the ApplySet whose parent is this object, as KEP-3659 defines it:
 /// `applyset-<base64url(sha256("<name>.<namespace>.<kind>.<group>"))>-v1`.
@@ -104,6 +107,9 @@ pub fn parent(set: &Set, record: &Recorded) -> Value {
     });
     if let Some(env) = &set.env {
         labels[ENV] = json!(env);
+    }
+    if let Some(mesh) = &set.mesh {
+        labels[MESH] = json!(mesh);
     }
     match &set.scope {
         Scope::Platform => {}

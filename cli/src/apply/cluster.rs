@@ -10,6 +10,7 @@ use kube::api::{Api, DynamicObject};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+use kube::error::DiscoveryError;
 use kube::{Client, Config};
 
 /// Which cluster to talk to: `--kubeconfig` (else `KUBECONFIG`, else `~/.kube/config`) and
@@ -61,7 +62,6 @@ pub enum RefusalKind {
     NotFound,
     Conflict,
     Forbidden,
-    Invalid,
     Unauthorized,
     Unreachable,
     Other,
@@ -77,7 +77,6 @@ impl Refusal {
                     (409, "Conflict") => RefusalKind::Conflict,
                     (403, _) => RefusalKind::Forbidden,
                     (401, _) => RefusalKind::Unauthorized,
-                    (400 | 422, _) => RefusalKind::Invalid,
                     _ => RefusalKind::Other,
                 };
                 let message = if status.message.is_empty() {
@@ -89,6 +88,13 @@ impl Refusal {
             }
             kube::Error::HyperError(_) | kube::Error::Service(_) => Refusal {
                 kind: RefusalKind::Unreachable,
+                message: chain(&error),
+            },
+            // Discovery found the group but not the kind, or not the group at all.
+            kube::Error::Discovery(
+                DiscoveryError::MissingKind(_) | DiscoveryError::MissingApiGroup(_),
+            ) => Refusal {
+                kind: RefusalKind::NotFound,
                 message: chain(&error),
             },
             other => Refusal {
@@ -124,8 +130,6 @@ pub struct Kind {
 /// A connected cluster, with the kinds it serves looked up once each.
 pub struct Cluster {
     pub client: Client,
-    pub url: String,
-    pub context: String,
     kinds: Mutex<HashMap<(String, String, String), Kind>>,
     /// The preferred version of each API group looked up so far.
     versions: Mutex<HashMap<String, String>>,
@@ -177,8 +181,6 @@ impl Cluster {
         }
         Ok(Cluster {
             client,
-            url,
-            context,
             kinds: Mutex::new(HashMap::new()),
             versions: Mutex::new(HashMap::new()),
         })
@@ -195,12 +197,14 @@ impl Cluster {
             Ok((resource, caps)) => Kind::of(resource, &caps),
             Err(e) => {
                 let refusal = Refusal::of(e);
+                // Only a definite "not served" is about the CRD; a refusal or an outage is
+                // reported as what it is.
                 return Err(match refusal.kind {
-                    RefusalKind::Unreachable | RefusalKind::Forbidden => refusal,
-                    _ => Refusal {
+                    RefusalKind::NotFound => Refusal {
                         kind: RefusalKind::NotFound,
                         message: not_served(group, version, kind),
                     },
+                    _ => refusal,
                 });
             }
         };
@@ -226,9 +230,12 @@ impl Cluster {
             None => {
                 let found = kube::discovery::group(&self.client, group)
                     .await
-                    .map_err(|_| Refusal {
-                        kind: RefusalKind::NotFound,
-                        message: format!("the cluster serves no API group `{group}`"),
+                    .map_err(|e| match Refusal::of(e) {
+                        r if r.kind == RefusalKind::NotFound => Refusal {
+                            kind: RefusalKind::NotFound,
+                            message: format!("the cluster serves no API group `{group}`"),
+                        },
+                        r => r,
                     })?;
                 let version = found.preferred_version_or_latest().to_owned();
                 self.versions

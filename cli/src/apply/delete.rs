@@ -1,11 +1,14 @@
 //! `dappctl delete`: removes ApplySets from a cluster, members first, then their parents.
 //! The sets come from a rendered mesh (products, then domains, then the platform) or from one
-//! product's name, looked up on the cluster.
+//! product's name, looked up on the cluster. Each set is gone before the next one goes, so
+//! the operator is still there to release the finalizers of the products it runs.
+
+use std::time::{Duration, Instant};
 
 use super::Report;
 use super::cluster::Cluster;
 use super::manifest::Set;
-use super::prune::{self, Parent, Pruned};
+use super::prune::{self, Mode, Parent, Pruned};
 
 /// What to delete.
 pub enum Selection<'a> {
@@ -27,20 +30,25 @@ pub enum DeleteError {
     )]
     UnknownProduct { name: String },
 
-    #[error("product `{name}` is applied in several environments here: {envs}")]
-    #[diagnostic(code(delete::ambiguous), help("pick one with --env"))]
-    Ambiguous { name: String, envs: String },
+    #[error("several products named `{name}` were applied here: {found}")]
+    #[diagnostic(
+        code(delete::ambiguous),
+        help("pick one with --env, or delete by mesh: dappctl delete PATH --env ENV")
+    )]
+    Ambiguous { name: String, found: String },
 
     #[error("cannot find what to delete: {message}")]
     #[diagnostic(code(delete::lookup))]
     Lookup { message: String },
 }
 
-/// Deletes the selected sets; sets not on the cluster are skipped and said so.
+/// Deletes the selected sets; sets not on the cluster are skipped and said so. Waits up to
+/// `timeout` for each set's members to be gone before the next set.
 pub async fn delete(
     cluster: &Cluster,
     selection: Selection<'_>,
-    dry_run: bool,
+    mode: Mode,
+    timeout: Duration,
     report: &mut dyn Report,
 ) -> Result<Pruned, DeleteError> {
     let lookup = |r: super::cluster::Refusal| DeleteError::Lookup { message: r.message };
@@ -50,13 +58,13 @@ pub async fn delete(
                 .await
                 .map_err(lookup)?;
             if found.len() > 1 {
-                let envs: Vec<String> = found
+                let found: Vec<String> = found
                     .iter()
-                    .map(|p| format!("{} (namespace {})", p.name, p.namespace))
+                    .map(|p| format!("{} in namespace {}", p.name, p.namespace))
                     .collect();
                 return Err(DeleteError::Ambiguous {
                     name: name.to_owned(),
-                    envs: envs.join(", "),
+                    found: found.join(", "),
                 });
             }
             if found.is_empty() {
@@ -68,7 +76,7 @@ pub async fn delete(
         }
         Selection::Sets(sets) => {
             let mut found = Vec::new();
-            // Products first and the platform last: its CRDs and namespace go at the end.
+            // Products first and the platform last: the operator and the CRD go at the end.
             for set in sets.iter().rev() {
                 let name = set.parent_name();
                 match prune::live_parent(cluster, &name, &set.namespace)
@@ -93,9 +101,56 @@ pub async fn delete(
     };
     let mut done = Pruned::default();
     for parent in &parents {
-        let removed = prune::remove_set(cluster, parent, dry_run, "deleted", report).await;
+        let removed = prune::remove_set(cluster, parent, mode, "deleted", report).await;
         done.pruned += removed.pruned;
         done.failed += removed.failed;
+        if mode == Mode::Delete
+            && removed.failed == 0
+            && !gone(cluster, parent, timeout, report).await
+        {
+            done.failed += 1;
+        }
     }
     Ok(done)
+}
+
+/// Waits until the set has no members left but those it keeps; says what is still there when
+/// the time is up.
+async fn gone(
+    cluster: &Cluster,
+    parent: &Parent,
+    timeout: Duration,
+    report: &mut dyn Report,
+) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left: Vec<String> =
+            match prune::members(cluster, &parent.id, &parent.namespace, &parent.recorded).await {
+                Ok(members) => members
+                    .iter()
+                    .filter(|m| !m.kept)
+                    .map(prune::Member::reference)
+                    .collect(),
+                Err(refusal) => vec![format!("(cannot list: {})", refusal.message)],
+            };
+        if left.is_empty() {
+            report.progress("");
+            return true;
+        }
+        if Instant::now() >= deadline {
+            report.progress("");
+            report.line(&format!(
+                "still being deleted after {}: {} (a finalizer holds them?)",
+                humantime::format_duration(timeout),
+                left.join(", ")
+            ));
+            return false;
+        }
+        report.progress(&format!(
+            "waiting for {} to be gone: {}",
+            left.len(),
+            left[0]
+        ));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

@@ -133,7 +133,7 @@ fn union(a: Value, b: Value) -> Value {
 /// The part of `value` that a FieldsV1 set names: `f:<field>` for a map key, `k:<json>` for a
 /// list item by its keys, `v:<json>` for a set item, `i:<n>` for a position; an empty set
 /// means the whole value.
-pub fn project(value: &Value, fields: &Value) -> Value {
+fn project(value: &Value, fields: &Value) -> Value {
     let Some(fields) = fields.as_object() else {
         return value.clone();
     };
@@ -207,6 +207,18 @@ fn without_server_fields(mut value: Value) -> Value {
         }
     }
     value
+}
+
+/// Whether an apply left the fields dappctl manages as they were. The resourceVersion cannot
+/// tell: a controller writing status between the read and the apply moves it, and a dry run
+/// never does.
+pub fn same_intent(before: &Value, after: &Value) -> bool {
+    let fields = union(
+        managed(before).unwrap_or_else(|| Value::Object(Map::new())),
+        managed(after).unwrap_or_else(|| Value::Object(Map::new())),
+    );
+    let intent = |v: &Value| without_server_fields(project(v, &fields));
+    intent(before) == intent(after)
 }
 
 /// Whether every field of `wanted` has the same value in `live` (lists item by item): what a

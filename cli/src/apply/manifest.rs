@@ -91,6 +91,8 @@ pub enum Scope {
 #[derive(Debug)]
 pub struct Set {
     pub scope: Scope,
+    /// The mesh's name, when known (every render knows it).
+    pub mesh: Option<String>,
     pub env: Option<String>,
     /// The namespace of the parent ConfigMap.
     pub namespace: String,
@@ -255,6 +257,7 @@ pub fn sets(
     env: &str,
     root: &Path,
 ) -> Result<Vec<Set>, ManifestError> {
+    let mesh = mesh_name(files);
     let mut grouped: BTreeMap<Scope, Vec<Object>> = BTreeMap::new();
     let mut seen: BTreeMap<(String, String, String, Option<String>), String> = BTreeMap::new();
     for (path, text) in files {
@@ -293,12 +296,26 @@ pub fn sets(
             })?;
             Ok(Set {
                 scope,
+                mesh: mesh.clone(),
                 env: Some(env.to_owned()),
                 namespace,
                 members,
             })
         })
         .collect()
+}
+
+/// The mesh's name, as the root Argo CD Application of a render carries it
+/// (`app.kubernetes.io/part-of` of `argocd/application-dappmesh.yaml`).
+fn mesh_name(files: &BTreeMap<String, Vec<u8>>) -> Option<String> {
+    let text = files.get("argocd/application-dappmesh.yaml")?;
+    let source = SourceFile::new(PathBuf::new(), String::from_utf8_lossy(text).as_ref());
+    let documents: Vec<Value> = yaml::parse(&source, Limits::default()).ok()?;
+    documents
+        .first()?
+        .pointer("/metadata/labels/app.kubernetes.io~1part-of")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// Which set a rendered file belongs to; None for files that are not applied (Argo CD's, and
@@ -412,6 +429,10 @@ mod tests {
     #[test]
     fn files_group_into_platform_domain_and_product_sets() {
         let files = files(&[
+            (
+                "argocd/application-dappmesh.yaml",
+                "kind: Application\nmetadata:\n  labels:\n    app.kubernetes.io/part-of: acme\n",
+            ),
             ("argocd/apps/dev/application-x.yaml", "kind: Application"),
             ("envs/dev/crm/namespace-crm.yaml", NS),
             ("envs/dev/crm/orders/configmap-c.yaml", CM),
@@ -443,6 +464,7 @@ mod tests {
             "deployment.apps/d (namespace crm)"
         );
         assert_eq!(sets[2].parent_name(), "applyset-product-orders");
+        assert_eq!(sets[0].mesh.as_deref(), Some("acme"));
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! Order: CustomResourceDefinitions first (until Established), then Namespaces, then each
 //! set's ApplySet parent, then the rest by sync wave. A parent records the union of what its
-//! set held before and holds now until pruning is done, so an interrupted run never loses
-//! track of an object it created.
+//! set held before and holds now until pruning is done, so an interrupted run does not lose
+//! track of the kinds it applied; CRDs and namespaces go before any parent exists, and are
+//! never pruned anyway (they are marked `Delete=false`).
 
 pub mod applyset;
 pub mod cluster;
@@ -32,6 +33,9 @@ pub const MANAGER: &str = "dappctl";
 
 /// Requests in flight at once: enough to hide round trips, few enough to be polite.
 const PARALLEL: usize = 8;
+
+/// How long CRDs may take to be Established when `--wait` does not say.
+const ESTABLISHED: Duration = Duration::from_secs(60);
 
 /// Where results and progress go: the binary prints them, tests collect them.
 pub trait Report: Send {
@@ -256,12 +260,15 @@ pub async fn apply(
     );
     if options.dry_run.is_none() && !crds.is_empty() {
         let targets: Vec<wait::Target> = crds.iter().map(|(_, s)| s.wait_target()).collect();
-        let late = wait::wait(&cluster, &targets, Duration::from_secs(60), report).await;
+        let limit = options.wait.unwrap_or(ESTABLISHED);
+        let late = wait::wait(&cluster, &targets, limit, report).await;
         for (target, status) in &late {
-            summary.failed += 1;
+            summary.not_ready += 1;
             report.line(&format!(
-                "{}: not established after 60s ({})",
-                target.reference, status.message
+                "{}: not established after {} ({})",
+                target.reference,
+                humantime::format_duration(limit),
+                status.message
             ));
         }
     }
@@ -338,6 +345,11 @@ pub async fn apply(
     }
 
     let dry = options.dry_run.is_some();
+    let mode = match options.dry_run {
+        None => prune::Mode::Delete,
+        Some(DryRun::Server) => prune::Mode::ServerDryRun,
+        Some(DryRun::Client) => prune::Mode::ClientDryRun,
+    };
     if options.prune {
         for (i, set) in sets.iter().enumerate() {
             if failed_sets.contains(&i) {
@@ -347,7 +359,7 @@ pub async fn apply(
                 ));
                 continue;
             }
-            let pruned = prune::prune(&cluster, set, &ids[i], &previous[i], dry, report).await;
+            let pruned = prune::prune(&cluster, set, &ids[i], &previous[i], mode, report).await;
             summary.pruned += pruned.pruned;
             summary.failed += pruned.failed;
             if pruned.failed == 0 && !dry {
@@ -361,10 +373,19 @@ pub async fn apply(
                 }
             }
         }
-        let env = sets.iter().find_map(|s| s.env.clone());
-        let gone = prune::prune_orphans(&cluster, env.as_deref(), &ids, dry, report).await;
-        summary.pruned += gone.pruned;
-        summary.failed += gone.failed;
+        let scope = sets
+            .first()
+            .and_then(|s| Some((s.mesh.clone()?, s.env.clone()?)));
+        match scope {
+            Some((mesh, env)) => {
+                let gone = prune::prune_orphans(&cluster, &mesh, &env, &ids, mode, report).await;
+                summary.pruned += gone.pruned;
+                summary.failed += gone.failed;
+            }
+            None => report.line(
+                "products no longer rendered are not pruned: the mesh's name is unknown (argocd/application-dappmesh.yaml is missing)",
+            ),
+        }
     }
 
     if let Some(timeout) = options.wait {
@@ -548,7 +569,7 @@ async fn send(cluster: &Cluster, sending: &Sending, options: &Options, ours: &Ou
             let after = value_of(after);
             match live {
                 None => Outcome::Created,
-                Some(before) if same(&before, &after) => Outcome::Unchanged,
+                Some(before) if diff::same_intent(&before, &after) => Outcome::Unchanged,
                 Some(_) => Outcome::Configured,
             }
         }
@@ -570,23 +591,6 @@ async fn send(cluster: &Cluster, sending: &Sending, options: &Options, ours: &Ou
 
 pub(crate) fn value_of(object: DynamicObject) -> Value {
     serde_json::to_value(object).unwrap_or(Value::Null)
-}
-
-/// Whether an apply changed nothing: the server keeps the resourceVersion then. A dry run
-/// never stores, so its answer is compared without the fields the server stamps.
-fn same(before: &Value, after: &Value) -> bool {
-    let version = |v: &Value| v.pointer("/metadata/resourceVersion").cloned();
-    if version(before) != version(after) {
-        return false;
-    }
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("managedFields");
-        }
-        v
-    };
-    strip(before) == strip(after)
 }
 
 /// The sets of a render or of a rendered directory, for one environment.

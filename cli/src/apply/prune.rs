@@ -1,7 +1,8 @@
 //! Finding and removing the live members of an ApplySet: what `apply --prune` deletes because
 //! it is no longer rendered, and what `delete` removes. Only objects labelled as members of
-//! the set are ever touched, and each is deleted on the condition that it is still the very
-//! object that was listed (its uid).
+//! the set and applied by dappctl are ever touched, each on the condition that it is still the
+//! very object that was listed (its uid). Objects marked `Delete=false` or `Prune=false` (the
+//! namespaces and the CRD: deleting them deletes whatever else they hold) are kept.
 
 use std::collections::BTreeSet;
 
@@ -28,7 +29,8 @@ pub struct Member {
     pub name: String,
     pub namespace: Option<String>,
     pub uid: Option<String>,
-    pub value: Value,
+    /// Marked `Delete=false` or `Prune=false`: never deleted by dappctl.
+    pub kept: bool,
 }
 
 impl Member {
@@ -41,13 +43,62 @@ impl Member {
         )
     }
 
-    fn key(&self) -> (String, String, Option<String>) {
-        (
-            group_kind(&self.kind, &self.group),
-            self.name.clone(),
-            self.namespace.clone(),
-        )
+    /// Whether a set renders this object. A cluster-scoped object is matched without the
+    /// namespace a template may have given it, as the server drops it.
+    fn wanted(&self, wanted: &BTreeSet<(String, String, Option<String>)>) -> bool {
+        let group_kind = group_kind(&self.kind, &self.group);
+        match &self.namespace {
+            Some(_) => wanted.contains(&(group_kind, self.name.clone(), self.namespace.clone())),
+            None => wanted
+                .iter()
+                .any(|(gk, name, _)| *gk == group_kind && *name == self.name),
+        }
     }
+}
+
+/// How prune and delete run: for real, asking the server to check only, or not at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Delete,
+    ServerDryRun,
+    ClientDryRun,
+}
+
+impl Mode {
+    fn suffix(self) -> &'static str {
+        match self {
+            Mode::Delete => "",
+            Mode::ServerDryRun => " (server dry run)",
+            Mode::ClientDryRun => " (dry run)",
+        }
+    }
+}
+
+/// Whether a listed object is the set's to delete: labelled as a member and applied by
+/// dappctl. Another tool copying the label onto its own objects does not make them members.
+fn is_ours(live: &Value, id: &str) -> bool {
+    let applied_by_dappctl = live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .is_some_and(|entries| {
+            entries
+                .iter()
+                .any(|e| e.get("manager").and_then(Value::as_str) == Some(super::MANAGER))
+        });
+    applyset::is_member(live, id) && applied_by_dappctl
+}
+
+/// `argocd.argoproj.io/sync-options` with `Delete=false` or `Prune=false`: the object outlives
+/// its set, as it does under Argo CD.
+fn is_kept(live: &Value) -> bool {
+    live.pointer("/metadata/annotations/argocd.argoproj.io~1sync-options")
+        .and_then(Value::as_str)
+        .is_some_and(|options| {
+            options
+                .split(',')
+                .map(str::trim)
+                .any(|o| o == "Delete=false" || o == "Prune=false")
+        })
 }
 
 /// What the live parent of a set records (None: the set was never applied here).
@@ -107,7 +158,7 @@ pub async fn members(
             };
             for item in listed.items {
                 let value = super::value_of(item);
-                if !applyset::is_member(&value, id) {
+                if !is_ours(&value, id) {
                     continue;
                 }
                 let text = |p: &str| value.pointer(p).and_then(Value::as_str).map(str::to_owned);
@@ -117,7 +168,7 @@ pub async fn members(
                     name: text("/metadata/name").unwrap_or_default(),
                     namespace: text("/metadata/namespace"),
                     uid: text("/metadata/uid"),
-                    value,
+                    kept: is_kept(&value),
                 });
             }
         }
@@ -126,10 +177,13 @@ pub async fn members(
 }
 
 /// Deletes one member, only if it is still the object that was listed.
-pub async fn remove(cluster: &Cluster, member: &Member, dry_run: bool) -> Result<(), Refusal> {
+async fn remove(cluster: &Cluster, member: &Member, mode: Mode) -> Result<(), Refusal> {
+    if mode == Mode::ClientDryRun {
+        return Ok(());
+    }
     let kind = cluster.group_kind(&member.group, &member.kind).await?;
     let params = DeleteParams {
-        dry_run,
+        dry_run: mode == Mode::ServerDryRun,
         propagation_policy: Some(PropagationPolicy::Background),
         preconditions: Some(Preconditions {
             uid: member.uid.clone(),
@@ -157,7 +211,7 @@ pub async fn prune(
     set: &Set,
     id: &str,
     previous: &Recorded,
-    dry_run: bool,
+    mode: Mode,
     report: &mut dyn Report,
 ) -> Pruned {
     let wanted: BTreeSet<(String, String, Option<String>)> = set
@@ -180,25 +234,29 @@ pub async fn prune(
             };
         }
     };
-    let stale: Vec<Member> = live
-        .into_iter()
-        .filter(|m| !wanted.contains(&m.key()))
-        .collect();
-    remove_all(cluster, &stale, dry_run, "pruned", report).await
+    let stale: Vec<Member> = live.into_iter().filter(|m| !m.wanted(&wanted)).collect();
+    remove_all(cluster, &stale, mode, "pruned", report).await
 }
 
-/// Deletes members one by one, reporting each.
-pub async fn remove_all(
+/// Deletes members one by one, reporting each; members marked to be kept are only reported.
+async fn remove_all(
     cluster: &Cluster,
     members: &[Member],
-    dry_run: bool,
+    mode: Mode,
     verb: &str,
     report: &mut dyn Report,
 ) -> Pruned {
     let mut done = Pruned::default();
-    let suffix = if dry_run { " (dry run)" } else { "" };
+    let suffix = mode.suffix();
     for member in members {
-        match remove(cluster, member, dry_run).await {
+        if member.kept {
+            report.line(&format!(
+                "{} kept: it is marked Delete=false (it holds what others made); delete it with kubectl if you mean to",
+                member.reference()
+            ));
+            continue;
+        }
+        match remove(cluster, member, mode).await {
             Ok(()) => {
                 done.pruned += 1;
                 report.line(&format!("{} {verb}{suffix}", member.reference()));
@@ -276,7 +334,7 @@ pub async fn parents(
 pub async fn remove_set(
     cluster: &Cluster,
     parent: &Parent,
-    dry_run: bool,
+    mode: Mode,
     verb: &str,
     report: &mut dyn Report,
 ) -> Pruned {
@@ -293,7 +351,7 @@ pub async fn remove_set(
             };
         }
     };
-    let mut done = remove_all(cluster, &live, dry_run, verb, report).await;
+    let mut done = remove_all(cluster, &live, mode, verb, report).await;
     if done.failed == 0 {
         let record = Member {
             group: String::new(),
@@ -301,25 +359,26 @@ pub async fn remove_set(
             name: parent.name.clone(),
             namespace: Some(parent.namespace.clone()),
             uid: parent.uid.clone(),
-            value: Value::Null,
+            kept: false,
         };
-        let removed = remove_all(cluster, &[record], dry_run, verb, report).await;
+        let removed = remove_all(cluster, &[record], mode, verb, report).await;
         done.pruned += removed.pruned;
         done.failed += removed.failed;
     }
     done
 }
 
-/// Removes the sets of an environment that this render no longer has (a product deleted
-/// from the mesh): every member, then the parent.
+/// Removes the sets of this mesh and environment that this render no longer has (a product
+/// deleted from the mesh): every member, then the parent.
 pub async fn prune_orphans(
     cluster: &Cluster,
-    env: Option<&str>,
+    mesh: &str,
+    env: &str,
     current: &[String],
-    dry_run: bool,
+    mode: Mode,
     report: &mut dyn Report,
 ) -> Pruned {
-    let found = match parents(cluster, env, &[]).await {
+    let found = match parents(cluster, Some(env), &[(applyset::MESH, mesh)]).await {
         Ok(found) => found,
         Err(refusal) => {
             report.line(&format!(
@@ -334,7 +393,7 @@ pub async fn prune_orphans(
     };
     let mut done = Pruned::default();
     for parent in found.iter().filter(|p| !current.contains(&p.id)) {
-        let removed = remove_set(cluster, parent, dry_run, "pruned", report).await;
+        let removed = remove_set(cluster, parent, mode, "pruned", report).await;
         done.pruned += removed.pruned;
         done.failed += removed.failed;
     }

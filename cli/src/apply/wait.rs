@@ -84,6 +84,7 @@ async fn look(
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(super::PARALLEL));
     let mut tasks = JoinSet::new();
     let count = pending.len();
+    let targets: Vec<Target> = pending.iter().map(|(t, _)| t.clone()).collect();
     for (index, (target, _)) in pending.into_iter().enumerate() {
         let cluster = cluster.clone();
         let limit = limit.clone();
@@ -93,14 +94,26 @@ async fn look(
             (index, target, status)
         });
     }
-    let mut looked: Vec<(usize, Target, Status)> = Vec::with_capacity(count);
+    let mut looked: Vec<Option<(Target, Status)>> = vec![None; count];
     while let Some(joined) = tasks.join_next().await {
-        if let Ok(entry) = joined {
-            looked.push(entry);
+        if let Ok((index, target, status)) = joined {
+            looked[index] = Some((target, status));
         }
     }
-    looked.sort_by_key(|(index, ..)| *index);
-    looked.into_iter().map(|(_, t, s)| (t, s)).collect()
+    // A look that panicked leaves its object waiting, never counted as ready.
+    looked
+        .into_iter()
+        .zip(targets)
+        .map(|(found, target)| {
+            found.unwrap_or_else(|| {
+                let status = Status {
+                    readiness: Readiness::InProgress,
+                    message: "internal error while looking at it".to_owned(),
+                };
+                (target, status)
+            })
+        })
+        .collect()
 }
 
 async fn current(cluster: &Cluster, target: &Target) -> Status {

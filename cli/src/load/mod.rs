@@ -226,19 +226,48 @@ pub fn load_with<D: Send>(
             if let Some(diagnostic) = unreadable {
                 return Ok((source, Err(Box::new(diagnostic))));
             }
-            let read = SpecFile {
-                index,
-                spans: Arc::new(Spans {
-                    source: Arc::clone(&source),
-                    limits,
-                    trees: OnceLock::new(),
-                }),
-                source,
-            };
-            let outcome = each(&read);
-            Ok((read.source, outcome))
+            Ok(hand_over(index, source, limits, &each))
         })
         .collect::<Result<_, LoadError>>()?;
+    Ok(gather(parsed))
+}
+
+/// [`load_with`] for texts that are already in memory (objects read from a cluster, say),
+/// each named by the path its diagnostics show.
+pub fn load_texts<D: Send>(
+    texts: Vec<SourceFile>,
+    limits: Limits,
+    each: impl Fn(&SpecFile) -> Result<Vec<D>, Box<Diagnostic>> + Sync,
+) -> Loaded<D> {
+    let parsed: Vec<FileOutcome<D>> = texts
+        .into_par_iter()
+        .enumerate()
+        .map(|(index, file)| hand_over(index, Arc::new(file), limits, &each))
+        .collect();
+    gather(parsed)
+}
+
+fn hand_over<D>(
+    index: usize,
+    source: Arc<SourceFile>,
+    limits: Limits,
+    each: &(impl Fn(&SpecFile) -> Result<Vec<D>, Box<Diagnostic>> + Sync),
+) -> FileOutcome<D> {
+    let read = SpecFile {
+        index,
+        spans: Arc::new(Spans {
+            source: Arc::clone(&source),
+            limits,
+            trees: OnceLock::new(),
+        }),
+        source,
+    };
+    let outcome = each(&read);
+    (read.source, outcome)
+}
+
+/// The files in order, their documents, and the diagnostics of those that had none.
+fn gather<D>(parsed: Vec<FileOutcome<D>>) -> Loaded<D> {
     let mut loaded = Loaded {
         files: Vec::with_capacity(parsed.len()),
         documents: Vec::new(),
@@ -251,7 +280,7 @@ pub fn load_with<D: Send>(
             Err(diagnostic) => loaded.diagnostics.push(*diagnostic),
         }
     }
-    Ok(loaded)
+    loaded
 }
 
 /// The file's text, and the diagnostic that makes it unusable as YAML (too large, not UTF-8,

@@ -149,6 +149,15 @@ pub fn validate_paths(paths: &[std::path::PathBuf]) -> Result<Outcome, crate::lo
     validate_paths_with(paths, &Memo::none())
 }
 
+/// Validates spec documents held in memory, each text named by the path its diagnostics
+/// show: the operator's way in, whose mesh comes from the cluster rather than from files.
+pub fn validate_texts(texts: Vec<crate::source::SourceFile>) -> Outcome {
+    let loaded = crate::load::load_texts(texts, crate::load::Limits::default(), |file| {
+        Ok(file.parse()?.into_iter().map(check_document).collect())
+    });
+    conclude(loaded)
+}
+
 /// [`validate_paths`], skipping the files whose content `memo` remembers as valid, and
 /// telling it about the ones found valid now.
 pub fn validate_paths_with(
@@ -319,4 +328,40 @@ fn sort(diagnostics: &mut [Diagnostic]) {
             .then_with(|| a.code.cmp(b.code))
             .then_with(|| a.message.cmp(&b.message))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::source::SourceFile;
+
+    fn examples() -> Vec<PathBuf> {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        crate::load::discover(&[root]).expect("the examples are there")
+    }
+
+    #[test]
+    fn texts_in_memory_validate_as_the_same_files_do() {
+        let files = examples();
+        let texts: Vec<SourceFile> = files
+            .iter()
+            .map(|p| SourceFile::new(p.clone(), std::fs::read_to_string(p).unwrap()))
+            .collect();
+        let from_files = validate_paths(&files).unwrap();
+        let from_texts = validate_texts(texts);
+        let products = |o: &Outcome| o.validated.as_ref().map(|v| v.products.len());
+        assert_eq!(products(&from_texts), products(&from_files));
+        assert!(products(&from_texts).is_some_and(|n| n > 0));
+
+        // A text that breaks the schema fails, as the same file would.
+        let broken = vec![SourceFile::new(
+            PathBuf::from("dataproducts/sales/orders.yaml"),
+            "apiVersion: dappmesh.io/v1alpha1\nkind: DataProduct\nmetadata: {}\n",
+        )];
+        let outcome = validate_texts(broken);
+        assert!(outcome.report.fails(false));
+        assert!(outcome.validated.is_none());
+    }
 }

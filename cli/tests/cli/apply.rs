@@ -162,14 +162,14 @@ fn a_first_apply_creates_everything_crds_and_namespaces_first_and_a_second_chang
 
     // Every rendered object is there, labelled as a member of its product's set, and each set
     // has a parent recording its kinds.
-    let deployment = f
+    let storage = f
         .get("apps/v1", "StatefulSet", Some("sales"), "orders-orders-db")
         .expect("storage applied");
     let parent = f
         .get("v1", "ConfigMap", Some("sales"), "applyset-product-orders")
         .expect("a parent");
     assert_eq!(
-        deployment["metadata"]["labels"][PART_OF],
+        storage["metadata"]["labels"][PART_OF],
         parent["metadata"]["labels"]["applyset.kubernetes.io/id"]
     );
     let kinds = parent["metadata"]["annotations"]["applyset.kubernetes.io/contains-group-kinds"]
@@ -179,7 +179,7 @@ fn a_first_apply_creates_everything_crds_and_namespaces_first_and_a_second_chang
         kinds.contains("StatefulSet.apps") && kinds.contains("DataProduct.dappmesh.io"),
         "{kinds}"
     );
-    let appliers: Vec<&str> = deployment["metadata"]["managedFields"]
+    let appliers: Vec<&str> = storage["metadata"]["managedFields"]
         .as_array()
         .unwrap()
         .iter()
@@ -691,16 +691,85 @@ fn delete_removes_a_product_then_the_whole_mesh() {
 
     let out = f.run(&["delete", "mesh"]);
     assert_exit(&out, 0);
+    // Namespaces and the CRD are marked Delete=false: deleting them would delete what others
+    // put in them, and every DataProduct of the cluster.
+    let text = stdout(&out);
     assert!(
-        f.get(
-            "apiextensions.k8s.io/v1",
-            "CustomResourceDefinition",
-            None,
-            "dataproducts.dappmesh.io"
-        )
-        .is_none()
+        text.contains("namespace/sales kept: it is marked Delete=false"),
+        "{text}"
     );
-    assert!(f.names().is_empty(), "left behind: {:?}", f.names());
+    assert!(
+        text.contains(
+            "customresourcedefinition.apiextensions.k8s.io/dataproducts.dappmesh.io kept"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("deployment.apps/operator (namespace dappmesh-system) deleted"),
+        "{text}"
+    );
+    assert_eq!(
+        f.names(),
+        [
+            "CustomResourceDefinition/_/dataproducts.dappmesh.io",
+            "Namespace/_/dappmesh-system",
+            "Namespace/_/sales",
+        ]
+    );
+}
+
+#[test]
+fn pruning_a_whole_domain_keeps_its_namespace_and_what_others_put_in_it() {
+    let f = Fixture::new("apply-domain", Options::default());
+    let mesh = f.mesh().join("mesh.yaml");
+    let text = std::fs::read_to_string(&mesh).unwrap();
+    let crm = "---\napiVersion: dappmesh.io/v1alpha1\nkind: Domain\nmetadata:\n  name: crm\nspec:\n  owner: team-crm\n  description: Customers.\n";
+    std::fs::write(&mesh, format!("{text}{crm}")).unwrap();
+    assert_exit(&f.apply(&[]), 0);
+    assert!(
+        f.get("v1", "ConfigMap", Some("crm"), "applyset-domain-crm")
+            .is_some()
+    );
+    f.server
+        .apply_as(
+            "kubectl",
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "team-notes", "namespace": "crm"}, "data": {"a": "b"}}),
+        )
+        .expect("someone else's ConfigMap");
+
+    std::fs::write(&mesh, text).unwrap();
+    let out = f.apply(&["--prune"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("namespace/crm kept: it is marked Delete=false"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(f.get("v1", "Namespace", None, "crm").is_some());
+    assert!(
+        f.get("v1", "ConfigMap", Some("crm"), "team-notes")
+            .is_some()
+    );
+    assert!(
+        f.get("v1", "ConfigMap", Some("crm"), "applyset-domain-crm")
+            .is_none(),
+        "the set itself is gone"
+    );
+}
+
+#[test]
+fn diff_and_apply_on_an_invalid_mesh_exit_as_errors_and_send_nothing() {
+    let f = Fixture::new("apply-invalid", Options::default());
+    let orders = f.mesh().join("products/orders.yaml");
+    let text = std::fs::read_to_string(&orders).unwrap();
+    std::fs::write(&orders, text.replace("owner: team-sales", "owner: 42")).unwrap();
+    assert_exit(&f.run(&["diff", "mesh"]), 2);
+    assert_exit(&f.apply(&[]), 1);
+    assert!(
+        f.server.requests().is_empty(),
+        "nothing reaches the cluster"
+    );
 }
 
 #[test]
@@ -778,7 +847,10 @@ fn wait_shows_progress_on_a_terminal() {
         .output()
         .expect("script (util-linux) runs");
     let text = stdout(&out);
-    assert!(text.contains("waiting for 5 of 27 objects"), "{text}");
+    assert!(
+        text.contains("waiting for ") && text.contains(" objects (0s): "),
+        "{text}"
+    );
     assert!(
         text.contains("\r\x1b[K"),
         "the status line is replaced in place: {text:?}"
