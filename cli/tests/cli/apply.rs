@@ -213,6 +213,13 @@ fn a_first_apply_creates_everything_crds_and_namespaces_first_and_a_second_chang
         .unwrap();
     assert!(last_namespace < first_namespaced, "{writes:?}");
 
+    // Then wave by wave: storage (1) before pipelines' and ports' objects (3), the
+    // DataProduct (4) last.
+    let storage_at = first("statefulsets/orders-orders-db");
+    let port_at = first("services/orders-orders-api");
+    let product_at = first("dataproducts/orders");
+    assert!(storage_at < port_at && port_at < product_at, "{writes:?}");
+
     let versions = |f: &Fixture| -> Vec<String> {
         f.server
             .objects()
