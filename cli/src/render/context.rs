@@ -282,7 +282,7 @@ fn image(mesh: &Mesh, image: &str) -> String {
 }
 
 /// Everything a product's templates need in one environment.
-/// `custom_resource` is the product's [`custom_resource_spec`] as YAML: the same in every
+/// `custom_resource` is the product's [`super::resource::spec`] as YAML: the same in every
 /// environment, so made once.
 pub fn product(
     validated: &Validated,
@@ -550,25 +550,6 @@ fn markup(tag: &str, attributes: &BTreeMap<&str, String>) -> String {
     }
     out.push_str(&format!("></{tag}>"));
     out
-}
-
-/// The custom resource's spec, as YAML text: the product's own `metadata` fields (all but the
-/// name and labels, which Kubernetes metadata carries) beside its `spec`.
-pub fn custom_resource_spec(doc: &Doc<DataProduct>) -> String {
-    let mut document: Value =
-        serde_json::from_str(&doc.json).expect("a document's JSON text reads back");
-    let mut spec = serde_json::Map::new();
-    if let Some(Value::Object(meta)) = document.get_mut("metadata") {
-        for (key, value) in std::mem::take(meta) {
-            if key != "name" && key != "labels" {
-                spec.insert(key, value);
-            }
-        }
-    }
-    if let Some(Value::Object(fields)) = document.get_mut("spec") {
-        spec.extend(std::mem::take(fields));
-    }
-    super::emit::to_yaml(&Value::Object(spec))
 }
 
 /// Pinot's schema and REALTIME table for a product's analytics storage: the serving schema

@@ -15,6 +15,7 @@ mod context;
 mod contract;
 mod crd;
 mod emit;
+pub mod resource;
 mod templates;
 
 use std::path::{Path, PathBuf};
@@ -65,6 +66,10 @@ pub enum RenderError {
     #[error("the mesh has no environment `{name}`")]
     #[diagnostic(code(render::unknown_env), help("{help}"))]
     UnknownEnv { name: String, help: String },
+
+    #[error("the mesh has no data product `{name}`")]
+    #[diagnostic(code(render::unknown_product))]
+    UnknownProduct { name: String },
 
     #[error("cannot read templates at {}", path.display())]
     #[diagnostic(code(render::templates))]
@@ -168,6 +173,41 @@ impl Earlier for Afresh {
     }
 }
 
+/// Renders one product in one environment: the files `render` writes under
+/// `envs/<env>/<domain>/<product>/`, byte for byte. The rest of the mesh is still read (a
+/// product's NetworkPolicies depend on who consumes its ports), but not rendered.
+pub fn product(
+    validated: &Validated,
+    env: &str,
+    name: &str,
+    templates: Option<&Path>,
+) -> Result<std::collections::BTreeMap<String, Vec<u8>>, RenderError> {
+    /// Everything but one product's directory counts as rendered already, with no files.
+    struct Only(String);
+    impl Earlier for Only {
+        fn directory(&self, dir: &str, _: u64) -> Option<Vec<String>> {
+            (dir != self.0).then(Vec::new)
+        }
+        fn run(&self, _: &str, _: u64) -> Option<Vec<String>> {
+            Some(Vec::new())
+        }
+    }
+    let domain = validated
+        .products
+        .iter()
+        .find(|p| p.spec.metadata.name == name)
+        .map(|p| p.spec.metadata.domain.clone())
+        .ok_or_else(|| RenderError::UnknownProduct {
+            name: name.to_owned(),
+        })?;
+    let options = Options {
+        env: Some(env.to_owned()),
+        templates: templates.map(Path::to_path_buf),
+    };
+    let only = Only(format!("envs/{env}/{domain}/{name}"));
+    Ok(render(validated, &options, &only)?.output.files)
+}
+
 /// Renders the mesh. `earlier` is asked, for each product in each environment and each other
 /// template run, whether the files an earlier render made from the same inputs are still
 /// intact in the output; when it answers with their paths, that part is not rendered again.
@@ -220,6 +260,7 @@ pub fn render(
         })
         .collect();
     let consumers = context::consumers(validated);
+    let mesh_documents = resource::mesh_documents(validated);
 
     // What each template run sees and where its files go: the mesh-wide runs first, then one
     // per environment, domain and product.
@@ -234,7 +275,11 @@ pub fn render(
             Scope::Platform => jobs.push((
                 entry,
                 Path::new("platform").join(&entry.subdir),
-                json!({ "mesh": mesh_context, "crdSchema": crd::dataproduct_schema() }),
+                json!({
+                    "mesh": mesh_context,
+                    "crdSchema": crd::dataproduct_schema(),
+                    "meshDocuments": mesh_documents,
+                }),
             )),
             Scope::Mesh => jobs.push((
                 entry,
@@ -341,7 +386,7 @@ pub fn render(
                         files,
                     });
                 }
-                let custom_resource = context::custom_resource_spec(doc);
+                let custom_resource = resource::spec(doc);
                 let product =
                     context::product(validated, doc, env, &consumers, &by_name, &custom_resource);
                 // Converted once: templates would otherwise each convert the whole context again.
@@ -680,6 +725,30 @@ fn identify_parsed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_product_renders_as_it_does_in_the_whole_mesh() {
+        let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let validated = crate::validate::validate_paths(&[examples])
+            .unwrap()
+            .validated
+            .expect("the examples are valid");
+        let whole = render(&validated, &Options::default(), &Afresh).unwrap();
+        let alone = product(&validated, "prod", "sales-orders", None).unwrap();
+        let dir = "envs/prod/sales/sales-orders/";
+        let expected: std::collections::BTreeMap<String, Vec<u8>> = whole
+            .output
+            .files
+            .into_iter()
+            .filter(|(path, _)| path.starts_with(dir))
+            .collect();
+        assert!(expected.len() > 10);
+        assert_eq!(alone, expected);
+        assert!(matches!(
+            product(&validated, "prod", "no-such-product", None),
+            Err(RenderError::UnknownProduct { .. })
+        ));
+    }
 
     #[test]
     fn objects_of_one_namespace_must_differ_across_directories() {

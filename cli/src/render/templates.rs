@@ -21,6 +21,7 @@ macro_rules! embed {
 pub const EMBEDDED: &[(&str, &str)] = embed![
     "_macros.j2",
     "platform/crds.yaml.j2",
+    "platform/mesh.yaml.j2",
     "platform/namespace.yaml.j2",
     "platform/operator.yaml.j2",
     "platform/registry.yaml.j2",
