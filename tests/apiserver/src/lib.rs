@@ -18,6 +18,7 @@ mod controllers;
 mod discovery;
 mod fault;
 mod fieldset;
+mod jsonpatch;
 mod kubeconfig;
 mod routes;
 mod selector;

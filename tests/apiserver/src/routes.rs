@@ -177,9 +177,12 @@ fn answer(
         .split(';')
         .next()
         .unwrap_or_default();
+    let json_patch =
+        *method == Method::PATCH && content_type.trim() == "application/json-patch+json";
     let (apply, merge) = match content_type.trim() {
         "application/apply-patch+yaml" => (true, false),
         "application/merge-patch+json" | "application/strategic-merge-patch+json" => (false, true),
+        "application/json-patch+json" => (false, false),
         other if *method == Method::PATCH => return Err(Status::unsupported_media_type(other)),
         _ => (false, false),
     };
@@ -189,6 +192,16 @@ fn answer(
     }
     let dry_run = dry_run(&query, method, body);
     let body = match *method {
+        // Operations on the stored object; the result is a replacement of it.
+        Method::PATCH if json_patch => {
+            let operations: Value = serde_json::from_slice(body)
+                .map_err(|e| Status::bad_request(format!("the body is not JSON: {e}")))?;
+            let name = t.name.as_deref().unwrap_or_default();
+            let namespace = t.namespace.as_deref().unwrap_or_default();
+            let live = shared.store().get(&t.resource, namespace, name).cloned();
+            let live = live.ok_or_else(|| Status::not_found(&t.resource, name))?;
+            Some(crate::jsonpatch::apply(&live, &operations)?)
+        }
         Method::POST | Method::PUT | Method::PATCH => Some(parse(body, apply)?),
         _ => None,
     };
@@ -223,6 +236,7 @@ fn answer(
         }
         (Method::PUT, Some(_), Some(body)) => Change::Replace(body),
         (Method::PATCH, Some(_), Some(body)) if merge => Change::Merge(body),
+        (Method::PATCH, Some(_), Some(body)) if json_patch => Change::Replace(body),
         (Method::PATCH, Some(_), Some(config)) => {
             let force = query.get("force").is_some_and(|v| v == "true");
             Change::Apply { config, force }

@@ -122,7 +122,7 @@ impl Status {
             415,
             "UnsupportedMediaType",
             format!(
-                "the body of the request was in an unknown format ({content_type}) - accepted media types include: application/apply-patch+yaml, application/merge-patch+json, application/strategic-merge-patch+json"
+                "the body of the request was in an unknown format ({content_type}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
             ),
         )
     }

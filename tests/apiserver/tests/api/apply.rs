@@ -325,7 +325,30 @@ async fn malformed_patches_are_refused() {
         status["message"].as_str().unwrap().contains("JSON only"),
         "{status}"
     );
-    let patch = Some(("application/json-patch+json", &json!([])));
+    let patch = Some(("application/xml", &json!([])));
     let answer = call(&server, "PATCH", &path, patch).await;
     assert_eq!(refusal(&answer), (415, "UnsupportedMediaType"));
+    // JSON patches apply, and a failed test changes nothing.
+    server
+        .apply_as("kubectl", deployment("web", 1))
+        .expect("a deployment to patch");
+    let stale = json!([{"op": "test", "path": "/metadata/name", "value": "other"},
+                       {"op": "add", "path": "/metadata/labels", "value": {"x": "y"}}]);
+    let answer = call(
+        &server,
+        "PATCH",
+        &path,
+        Some(("application/json-patch+json", &stale)),
+    )
+    .await;
+    assert_eq!(refusal(&answer), (422, "Invalid"));
+    let labels = json!([{"op": "add", "path": "/metadata/labels", "value": {"x": "y"}}]);
+    let answer = call(
+        &server,
+        "PATCH",
+        &path,
+        Some(("application/json-patch+json", &labels)),
+    )
+    .await;
+    assert_eq!(answer.1["metadata"]["labels"]["x"], "y", "{:?}", answer.1);
 }
