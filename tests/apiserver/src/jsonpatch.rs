@@ -25,7 +25,11 @@ pub(crate) fn apply(object: &Value, patch: &Value) -> Result<Value, Status> {
                 add(&mut result, path, value(operation)?)?;
             }
             Some("test") => {
-                if result.pointer(path) != Some(&value(operation)?) {
+                // As in the Go library the real server uses: a missing value tests equal to
+                // null (kube's finalizer helper tests absent finalizers that way).
+                let expected = value(operation)?;
+                let found = result.pointer(path).unwrap_or(&Value::Null);
+                if *found != expected {
                     return Err(invalid(&format!("test failed at {path}")));
                 }
             }
@@ -134,6 +138,12 @@ mod tests {
         let stale = json!([{"op": "test", "path": "/metadata/finalizers", "value": []},
                            {"op": "remove", "path": "/metadata/finalizers"}]);
         assert_eq!(apply(&object, &stale).unwrap_err().body()["code"], 422);
+        let absent = json!([{"op": "test", "path": "/metadata/labels", "value": null},
+                            {"op": "add", "path": "/metadata/labels", "value": {"a": "b"}}]);
+        assert_eq!(
+            apply(&object, &absent).unwrap()["metadata"]["labels"]["a"],
+            "b"
+        );
         let removed = json!([{"op": "remove", "path": "/metadata/finalizers/0"}]);
         assert_eq!(
             apply(&object, &removed).unwrap(),

@@ -1,0 +1,198 @@
+//! The controller: watches DataProducts (and the children they own, and the mesh ConfigMap),
+//! and reconciles each one: render, apply the children, remove those no longer rendered,
+//! write the status. A finalizer runs the product's cleanup before Kubernetes removes it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::finalizer::{Event, finalizer};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource};
+use serde_json::json;
+
+use crate::children::{self, Kinds, MANAGER};
+use crate::mesh::{self, Rendered};
+use crate::resource::DataProduct;
+use crate::status::{self, Phase};
+use crate::{Error, Result};
+
+/// The finalizer the operator puts on every DataProduct it runs.
+pub const FINALIZER: &str = "dappmesh.io/operator";
+
+/// Where the mesh's own documents are.
+#[derive(Debug, Clone)]
+pub struct MeshSource {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    pub client: Client,
+    pub mesh: MeshSource,
+    meshes: Store<ConfigMap>,
+    products: Store<DataProduct>,
+    kinds: Kinds,
+}
+
+/// Reconciles one product, inside the finalizer: its cleanup runs before it goes.
+pub async fn reconcile(product: Arc<DataProduct>, ctx: Arc<Context>) -> Result<Action> {
+    let namespace = product.metadata.namespace.clone().unwrap_or_default();
+    let api: Api<DataProduct> = Api::namespaced(ctx.client.clone(), &namespace);
+    finalizer(&api, FINALIZER, product, |event| async {
+        match event {
+            Event::Apply(product) => apply(&product, &ctx).await,
+            Event::Cleanup(product) => cleanup(&product),
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+/// Renders the product and brings its children and status in line.
+async fn apply(product: &DataProduct, ctx: &Context) -> Result<Action> {
+    let Some(mesh) = mesh_text(ctx) else {
+        let message = format!(
+            "waiting for the ConfigMap {}/{} (key {}), which `dappctl render` writes into platform/",
+            ctx.mesh.namespace,
+            ctx.mesh.name,
+            mesh::MESH_KEY
+        );
+        let phase = Phase::Retrying {
+            reason: "MeshMissing",
+            message,
+        };
+        write_status(ctx, product, &phase, &[], &[]).await?;
+        return Ok(Action::requeue(Duration::from_secs(30)));
+    };
+    let products = ctx.products.state();
+    let children = match mesh::render(&mesh, &products, product) {
+        Rendered::Children(children) => children,
+        Rendered::Invalid(message) => {
+            let phase = Phase::Stalled {
+                reason: "Invalid",
+                message,
+            };
+            write_status(ctx, product, &phase, &[], &[]).await?;
+            // Nothing to do until the product or the mesh changes, which triggers a reconcile.
+            return Ok(Action::await_change());
+        }
+    };
+    let endpoints = status::endpoints(&children);
+    let applied = children::apply(&ctx.client, &ctx.kinds, product, children).await?;
+    children::prune(&ctx.client, &ctx.kinds, product, &applied).await?;
+    write_status(ctx, product, &Phase::Ready, &applied, &endpoints).await?;
+    // Drift is seen through the watches on the children; this is a safety net.
+    Ok(Action::requeue(Duration::from_secs(600)))
+}
+
+/// What a product's deletion needs before Kubernetes removes it: its children go with it
+/// through their owner references.
+fn cleanup(product: &DataProduct) -> Result<Action> {
+    tracing::info!(
+        product = product.metadata.name.as_deref().unwrap_or_default(),
+        "released"
+    );
+    Ok(Action::await_change())
+}
+
+fn mesh_text(ctx: &Context) -> Option<String> {
+    ctx.meshes
+        .state()
+        .iter()
+        .find(|c| {
+            c.metadata.name.as_deref() == Some(ctx.mesh.name.as_str())
+                && c.metadata.namespace.as_deref() == Some(ctx.mesh.namespace.as_str())
+        })
+        .and_then(|c| c.data.as_ref()?.get(mesh::MESH_KEY).cloned())
+}
+
+async fn write_status(
+    ctx: &Context,
+    product: &DataProduct,
+    phase: &Phase,
+    children: &[String],
+    endpoints: &[serde_json::Value],
+) -> Result<()> {
+    let namespace = product.metadata.namespace.clone().unwrap_or_default();
+    let name = product.metadata.name.clone().unwrap_or_default();
+    let api: Api<DataProduct> = Api::namespaced(ctx.client.clone(), &namespace);
+    let patch = json!({
+        "apiVersion": DataProduct::api_version(&()),
+        "kind": DataProduct::kind(&()),
+        "status": status::status(product, phase, children, endpoints),
+    });
+    api.patch_status(
+        &name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A failed reconcile is retried after a pause; the product's status says why.
+pub fn error_policy(product: Arc<DataProduct>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(
+        product = product.metadata.name.as_deref().unwrap_or_default(),
+        reason = error.metric_label(),
+        "reconcile failed: {error}"
+    );
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// Runs the controller until `shutdown` completes.
+pub async fn run(
+    client: Client,
+    mesh: MeshSource,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let products: Api<DataProduct> = Api::all(client.clone());
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &mesh.namespace);
+    let (meshes, writer) = reflector::store();
+    let mesh_changes = reflector::reflector(
+        writer,
+        watcher(
+            config_maps,
+            watcher::Config::default().fields(&format!("metadata.name={}", mesh.name)),
+        ),
+    )
+    .applied_objects()
+    .filter_map(|c| async move { c.ok().map(|_| ()) });
+
+    let children = watcher::Config::default().labels("dappmesh.io/product");
+    let controller = Controller::new(products, watcher::Config::default());
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        mesh,
+        meshes,
+        products: controller.store(),
+        kinds: Kinds::default(),
+    });
+    controller
+        .owns(Api::<ServiceAccount>::all(client.clone()), children.clone())
+        .owns(Api::<Service>::all(client.clone()), children.clone())
+        .owns(Api::<ConfigMap>::all(client.clone()), children.clone())
+        .owns(Api::<Deployment>::all(client.clone()), children.clone())
+        .owns(Api::<StatefulSet>::all(client.clone()), children.clone())
+        .owns(Api::<CronJob>::all(client.clone()), children.clone())
+        .owns(Api::<NetworkPolicy>::all(client.clone()), children)
+        .reconcile_all_on(mesh_changes)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|outcome| async move {
+            match outcome {
+                Ok((object, _)) => tracing::debug!(product = %object.name, "reconciled"),
+                Err(e) => tracing::debug!("controller: {e}"),
+            }
+        })
+        .await;
+}

@@ -1,0 +1,39 @@
+//! The DappMesh operator as a library: the DataProduct resource, the mesh it is rendered
+//! with, the children it owns, its status, and the controller that keeps them in step. The
+//! binary in `main.rs` only reads flags, starts telemetry and runs the controller.
+
+pub mod children;
+pub mod controller;
+pub mod mesh;
+pub mod resource;
+pub mod status;
+
+/// Why a reconcile failed; it is retried.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+
+    #[error("the mesh ConfigMap {0} is missing or has no mesh.yaml")]
+    NoMesh(String),
+
+    #[error("cannot render: {0}")]
+    Render(String),
+}
+
+impl Error {
+    /// The label of this failure in the `reconcile_failures_total` metric.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "kube",
+            Error::Finalizer(_) => "finalizer",
+            Error::NoMesh(_) => "no_mesh",
+            Error::Render(_) => "render",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

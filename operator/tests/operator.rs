@@ -1,0 +1,357 @@
+//! The operator against a real HTTP API server on 127.0.0.1 (tests/apiserver): a scaffolded
+//! mesh rendered by dappctl, its CRD, namespaces and mesh ConfigMap applied, and the
+//! controller running as in the cluster, through a kubeconfig.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::discovery::ApiResource;
+use operator::controller::{self, MeshSource};
+use serde_json::{Value, json};
+use test_apiserver::{ApiServer, Options, Workloads};
+
+/// A cluster with the scaffolded mesh's platform pieces and its one DataProduct, the rendered
+/// files to compare with, and the operator running.
+struct Cluster {
+    server: ApiServer,
+    rendered: BTreeMap<String, Value>,
+    client: kube::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: TempDir,
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn read(path: &str, bytes: &[u8]) -> Vec<Value> {
+    let source =
+        dappctl::source::SourceFile::new(PathBuf::from(path), String::from_utf8_lossy(bytes));
+    dappctl::load::yaml::parse(&source, dappctl::load::yaml::Limits::default()).unwrap()
+}
+
+async fn start(name: &str) -> Cluster {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = std::env::temp_dir().join(format!("operator-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dappctl::scaffold::init(&dir).unwrap();
+    let validated = dappctl::validate::validate_paths(std::slice::from_ref(&dir))
+        .unwrap()
+        .validated
+        .expect("the scaffold is valid");
+    let files = dappctl::render::render(&validated, &Default::default(), &dappctl::render::Afresh)
+        .unwrap()
+        .output
+        .files;
+    let mut rendered = BTreeMap::new();
+    for (path, bytes) in &files {
+        for object in read(path, bytes) {
+            rendered.insert(path.clone(), object);
+        }
+    }
+    // No simulated controller: the operator is the one that marks DataProducts Ready.
+    let server = ApiServer::start(Options {
+        workloads: Workloads::Stuck,
+        ..Options::default()
+    });
+    for path in [
+        "platform/customresourcedefinition-dataproducts.dappmesh.io.yaml",
+        "platform/namespace-dappmesh-system.yaml",
+        "platform/configmap-dappmesh-mesh.yaml",
+        "envs/dev/sales/namespace-sales.yaml",
+        "envs/dev/sales/orders/dataproduct-orders.yaml",
+    ] {
+        server
+            .apply_as("dappctl", rendered[path].clone())
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+    let kubeconfig = dir.join("kubeconfig");
+    server.kubeconfig(&kubeconfig).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mesh = MeshSource {
+        namespace: "dappmesh-system".into(),
+        name: "dappmesh-mesh".into(),
+    };
+    tokio::spawn(controller::run(client.clone(), mesh, async move {
+        let _ = stopped.await;
+    }));
+    Cluster {
+        server,
+        rendered,
+        client,
+        stop: Some(stop),
+        _dir: TempDir(dir),
+    }
+}
+
+impl Cluster {
+    fn get(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
+        self.server.get(api_version, kind, namespace, name)
+    }
+
+    fn product(&self) -> Value {
+        self.get(
+            "dappmesh.io/v1alpha1",
+            "DataProduct",
+            Some("sales"),
+            "orders",
+        )
+        .expect("the product")
+    }
+
+    fn api(&self, api_version: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let resource = ApiResource {
+            group: group.into(),
+            version: version.into(),
+            api_version: api_version.into(),
+            kind: kind.into(),
+            plural: plural.into(),
+        };
+        Api::namespaced_with(self.client.clone(), "sales", &resource)
+    }
+
+    /// Changes the product's resource as its team would, with kubectl.
+    async fn edit_product(&self, spec: Value) {
+        let patch = json!({"apiVersion": "dappmesh.io/v1alpha1", "kind": "DataProduct",
+                           "metadata": {"name": "orders", "namespace": "sales"}, "spec": spec});
+        self.api("dappmesh.io/v1alpha1", "DataProduct", "dataproducts")
+            .patch(
+                "orders",
+                &PatchParams::apply("dappctl").force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// Waits up to 10 s for `check` to hold.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn condition(product: &Value, kind: &str) -> Option<Value> {
+    product
+        .pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind)
+        .cloned()
+}
+
+fn ready(product: &Value) -> bool {
+    condition(product, "Ready").is_some_and(|c| {
+        c["status"] == "True" && c["observedGeneration"] == product["metadata"]["generation"]
+    })
+}
+
+/// Whether every field of `wanted` is in `live` with the same value.
+fn contains(live: &Value, wanted: &Value) -> bool {
+    match (live, wanted) {
+        (Value::Object(l), Value::Object(w)) => w
+            .iter()
+            .all(|(k, v)| l.get(k).is_some_and(|lv| contains(lv, v))),
+        (Value::Array(l), Value::Array(w)) => {
+            l.len() == w.len() && l.iter().zip(w).all(|(a, b)| contains(a, b))
+        }
+        (l, w) => l == w,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_gets_the_children_dappctl_renders_and_a_ready_status() {
+    let cluster = start("create").await;
+    eventually("the product is Ready", || ready(&cluster.product())).await;
+
+    let product = cluster.product();
+    let finalizers = &product["metadata"]["finalizers"];
+    assert_eq!(finalizers, &json!([controller::FINALIZER]));
+    // Every object dappctl renders for the product is there, as rendered, owned by it.
+    let uid = product["metadata"]["uid"].clone();
+    let mut children = 0;
+    for (path, object) in &cluster.rendered {
+        if !path.starts_with("envs/dev/sales/orders/") || object["kind"] == "DataProduct" {
+            continue;
+        }
+        let live = cluster
+            .get(
+                object["apiVersion"].as_str().unwrap(),
+                object["kind"].as_str().unwrap(),
+                Some("sales"),
+                object["metadata"]["name"].as_str().unwrap(),
+            )
+            .unwrap_or_else(|| panic!("{path} was not applied"));
+        assert!(
+            contains(&live, object),
+            "{path} differs from what dappctl renders"
+        );
+        assert_eq!(live["metadata"]["ownerReferences"][0]["uid"], uid, "{path}");
+        assert_eq!(live["metadata"]["ownerReferences"][0]["controller"], true);
+        children += 1;
+    }
+    // The scaffold's product: a ServiceAccount, a StatefulSet and a Service for its database,
+    // its output port's Service and contract, and four NetworkPolicies.
+    assert_eq!(children, 9);
+    let status = &product["status"];
+    assert_eq!(status["children"].as_array().unwrap().len(), children);
+    assert_eq!(
+        status["endpoints"][0]["url"],
+        "orders-orders-api.sales.svc:5432"
+    );
+    assert_eq!(condition(&product, "Stalled").unwrap()["status"], "False");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_repaired_and_removed_children_go() {
+    let cluster = start("drift").await;
+    eventually("the product is Ready", || ready(&cluster.product())).await;
+    let services = cluster.api("v1", "Service", "services");
+
+    // A child deleted by hand comes back.
+    services
+        .delete("orders-orders-api", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("the deleted Service is back", || {
+        cluster
+            .get("v1", "Service", Some("sales"), "orders-orders-api")
+            .is_some()
+    })
+    .await;
+
+    // A child edited by hand is put back.
+    let edit = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "orders-orders-db", "namespace": "sales"},
+        "spec": {"ports": [{"name": "postgres", "port": 9999, "targetPort": 9999}]}});
+    services
+        .patch(
+            "orders-orders-db",
+            &PatchParams::apply("kubectl-edit").force(),
+            &Patch::Apply(&edit),
+        )
+        .await
+        .unwrap();
+    eventually("the edited Service is repaired", || {
+        cluster
+            .get("v1", "Service", Some("sales"), "orders-orders-db")
+            .is_some_and(|s| s["spec"]["ports"][0]["port"] == 5432)
+    })
+    .await;
+
+    // A workflow added to the product adds its CronJob; removed, the CronJob goes.
+    let mut spec = cluster.product()["spec"].clone();
+    let without = spec.clone();
+    spec["dataInMotion"]["workflows"] =
+        json!([{"name": "hourly-load", "schedule": "0 * * * *", "steps": ["load"]}]);
+    cluster.edit_product(spec).await;
+    eventually("the CronJob exists", || {
+        cluster
+            .get("batch/v1", "CronJob", Some("sales"), "orders-hourly-load")
+            .is_some()
+    })
+    .await;
+    eventually("the product is Ready again", || ready(&cluster.product())).await;
+    cluster.edit_product(without).await;
+    eventually("the CronJob is gone", || {
+        cluster
+            .get("batch/v1", "CronJob", Some("sales"), "orders-hourly-load")
+            .is_none()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_product_is_stalled_with_what_validate_would_say() {
+    let cluster = start("invalid").await;
+    eventually("the product is Ready", || ready(&cluster.product())).await;
+    let mut spec = cluster.product()["spec"].clone();
+    spec["storage"][0]["engine"] = json!("oracle");
+    cluster.edit_product(spec).await;
+    eventually("the product is Stalled", || {
+        condition(&cluster.product(), "Stalled").is_some_and(|c| c["status"] == "True")
+    })
+    .await;
+    let product = cluster.product();
+    let stalled = condition(&product, "Stalled").unwrap();
+    let message = stalled["message"].as_str().unwrap();
+    assert!(message.contains("dataproducts/sales/orders"), "{message}");
+    assert!(message.contains("oracle"), "{message}");
+    assert_eq!(condition(&product, "Ready").unwrap()["status"], "False");
+    // The children it had stay: a broken edit does not take a product down.
+    assert!(
+        cluster
+            .get("apps/v1", "StatefulSet", Some("sales"), "orders-orders-db")
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_releases_only_the_operators_finalizer() {
+    let cluster = start("delete").await;
+    eventually("the product is Ready", || ready(&cluster.product())).await;
+    // Another controller's finalizer, added the way it would add it.
+    let products = cluster.api("dappmesh.io/v1alpha1", "DataProduct", "dataproducts");
+    let both = json!({"metadata": {"finalizers": [controller::FINALIZER, "example.com/backup"]}});
+    products
+        .patch("orders", &PatchParams::default(), &Patch::Merge(&both))
+        .await
+        .unwrap();
+    products
+        .delete("orders", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("the operator's finalizer is released", || {
+        cluster.product()["metadata"]["finalizers"] == json!(["example.com/backup"])
+    })
+    .await;
+    assert!(cluster.product()["metadata"]["deletionTimestamp"].is_string());
+    // Once the other controller is done, the product goes.
+    let none = json!({"metadata": {"finalizers": []}});
+    products
+        .patch("orders", &PatchParams::default(), &Patch::Merge(&none))
+        .await
+        .unwrap();
+    eventually("the product is gone", || {
+        cluster
+            .get(
+                "dappmesh.io/v1alpha1",
+                "DataProduct",
+                Some("sales"),
+                "orders",
+            )
+            .is_none()
+    })
+    .await;
+}
