@@ -3,7 +3,8 @@
 //! write the status. A finalizer runs the product's cleanup before Kubernetes removes it.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -22,6 +23,7 @@ use crate::children::{self, Kinds, MANAGER};
 use crate::mesh::{self, Rendered};
 use crate::resource::DataProduct;
 use crate::status::{self, Phase};
+use crate::web::Shared;
 use crate::{Error, Result};
 
 /// The finalizer the operator puts on every DataProduct it runs.
@@ -41,20 +43,24 @@ pub struct Context {
     meshes: Store<ConfigMap>,
     products: Store<DataProduct>,
     kinds: Kinds,
+    shared: Shared,
 }
 
 /// Reconciles one product, inside the finalizer: its cleanup runs before it goes.
 pub async fn reconcile(product: Arc<DataProduct>, ctx: Arc<Context>) -> Result<Action> {
+    let started = Instant::now();
     let namespace = product.metadata.namespace.clone().unwrap_or_default();
     let api: Api<DataProduct> = Api::namespaced(ctx.client.clone(), &namespace);
-    finalizer(&api, FINALIZER, product, |event| async {
+    let outcome = finalizer(&api, FINALIZER, product, |event| async {
         match event {
             Event::Apply(product) => apply(&product, &ctx).await,
             Event::Cleanup(product) => cleanup(&product),
         }
     })
     .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    ctx.shared.metrics.reconciled(started.elapsed());
+    outcome
 }
 
 /// Renders the product and brings its children and status in line.
@@ -140,7 +146,8 @@ async fn write_status(
 }
 
 /// A failed reconcile is retried after a pause; the product's status says why.
-pub fn error_policy(product: Arc<DataProduct>, error: &Error, _ctx: Arc<Context>) -> Action {
+pub fn error_policy(product: Arc<DataProduct>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.shared.metrics.failed(error.metric_label());
     tracing::warn!(
         product = product.metadata.name.as_deref().unwrap_or_default(),
         reason = error.metric_label(),
@@ -149,10 +156,11 @@ pub fn error_policy(product: Arc<DataProduct>, error: &Error, _ctx: Arc<Context>
     Action::requeue(Duration::from_secs(5))
 }
 
-/// Runs the controller until `shutdown` completes.
+/// Runs the controller until `shutdown` completes; `shared` gets its metrics and readiness.
 pub async fn run(
     client: Client,
     mesh: MeshSource,
+    shared: Shared,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let products: Api<DataProduct> = Api::all(client.clone());
@@ -170,12 +178,24 @@ pub async fn run(
 
     let children = watcher::Config::default().labels("dappmesh.io/product");
     let controller = Controller::new(products, watcher::Config::default());
+    // Ready once the API server answers with DataProducts: the credentials work and the
+    // CRD is served. Until then the controller's own list retries with backoff.
+    let ready = shared.ready.clone();
+    let probe: Api<DataProduct> = Api::all(client.clone());
+    tokio::spawn(async move {
+        let params = kube::api::ListParams::default().limit(1);
+        while probe.list(&params).await.is_err() {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        ready.store(true, Ordering::Relaxed);
+    });
     let ctx = Arc::new(Context {
         client: client.clone(),
         mesh,
         meshes,
         products: controller.store(),
         kinds: Kinds::default(),
+        shared,
     });
     controller
         .owns(Api::<ServiceAccount>::all(client.clone()), children.clone())

@@ -5,8 +5,10 @@
 pub mod children;
 pub mod controller;
 pub mod mesh;
+pub mod metrics;
 pub mod resource;
 pub mod status;
+pub mod web;
 
 /// Why a reconcile failed; it is retried.
 #[derive(Debug, thiserror::Error)]

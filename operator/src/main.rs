@@ -26,6 +26,9 @@ enum Command {
         /// The ConfigMap holding the Mesh and Domain documents (key mesh.yaml).
         #[arg(long, env = "MESH_CONFIGMAP", default_value = "dappmesh-mesh")]
         mesh_configmap: String,
+        /// Where /metrics, /healthz and /readyz are served.
+        #[arg(long, env = "LISTEN", default_value = "0.0.0.0:8080")]
+        listen: std::net::SocketAddr,
     },
 }
 
@@ -39,13 +42,22 @@ async fn main() -> anyhow::Result<()> {
     let Command::Run {
         mesh_namespace,
         mesh_configmap,
+        listen,
     } = Args::parse().command;
     let client = kube::Client::try_default().await?;
     let mesh = MeshSource {
         namespace: mesh_namespace.unwrap_or_else(|| client.default_namespace().to_owned()),
         name: mesh_configmap,
     };
-    controller::run(client, mesh, shutdown()).await;
+    let shared = operator::web::Shared::default();
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let web = axum::serve(listener, operator::web::app(shared.clone()));
+    tokio::spawn(async move {
+        if let Err(e) = web.await {
+            tracing::error!("the HTTP endpoints stopped: {e}");
+        }
+    });
+    controller::run(client, mesh, shared, shutdown()).await;
     Ok(())
 }
 

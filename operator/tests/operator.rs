@@ -18,8 +18,9 @@ struct Cluster {
     server: ApiServer,
     rendered: BTreeMap<String, Value>,
     client: kube::Client,
+    shared: operator::web::Shared,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 struct TempDir(PathBuf);
@@ -45,6 +46,11 @@ fn read(path: &str, bytes: &[u8]) -> Vec<Value> {
 }
 
 async fn start(name: &str) -> Cluster {
+    start_with(name, true).await
+}
+
+/// The cluster, with the operator running in this process (`in_process`) or not at all.
+async fn start_with(name: &str, in_process: bool) -> Cluster {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = std::env::temp_dir().join(format!("operator-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -89,19 +95,28 @@ async fn start(name: &str) -> Cluster {
     .unwrap();
     let client = kube::Client::try_from(config).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shared = operator::web::Shared::default();
     let mesh = MeshSource {
         namespace: "dappmesh-system".into(),
         name: "dappmesh-mesh".into(),
     };
-    tokio::spawn(controller::run(client.clone(), mesh, async move {
-        let _ = stopped.await;
-    }));
+    if in_process {
+        tokio::spawn(controller::run(
+            client.clone(),
+            mesh,
+            shared.clone(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+    }
     Cluster {
         server,
         rendered,
         client,
+        shared,
         stop: Some(stop),
-        _dir: TempDir(dir),
+        dir: TempDir(dir),
     }
 }
 
@@ -195,6 +210,12 @@ async fn a_product_gets_the_children_dappctl_renders_and_a_ready_status() {
     let cluster = start("create").await;
     eventually("the product is Ready", || ready(&cluster.product())).await;
 
+    assert!(
+        cluster
+            .shared
+            .ready
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
     let product = cluster.product();
     let finalizers = &product["metadata"]["finalizers"];
     assert_eq!(finalizers, &json!([controller::FINALIZER]));
@@ -354,4 +375,87 @@ async fn deletion_releases_only_the_operators_finalizer() {
             .is_none()
     })
     .await;
+}
+
+/// A child process, killed if the test ends before it does.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One HTTP GET on 127.0.0.1: the status code and the body.
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let code = answer[9..12].parse().unwrap();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (code, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_its_endpoints_and_stops_on_sigterm() {
+    let cluster = start_with("binary", false).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Running(
+        std::process::Command::new(env!("CARGO_BIN_EXE_operator"))
+            .args([
+                "run",
+                "--mesh-namespace",
+                "dappmesh-system",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env("KUBECONFIG", cluster.dir.0.join("kubeconfig"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the operator starts"),
+    );
+    eventually("the product is Ready", || ready(&cluster.product())).await;
+    assert_eq!(http_get(port, "/healthz").0, 200);
+    assert_eq!(http_get(port, "/readyz").0, 200);
+    let (code, metrics) = http_get(port, "/metrics");
+    assert_eq!(code, 200);
+    let reconciles: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("dappmesh_operator_reconciles_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_default();
+    assert!(reconciles >= 1, "{metrics}");
+
+    let terminated = std::process::Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the operator did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
 }
