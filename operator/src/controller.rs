@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event as Note, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event, finalizer};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -44,6 +45,7 @@ pub struct Context {
     products: Store<DataProduct>,
     kinds: Kinds,
     shared: Shared,
+    recorder: Recorder,
 }
 
 /// Reconciles one product, inside the finalizer: its cleanup runs before it goes.
@@ -54,7 +56,7 @@ pub async fn reconcile(product: Arc<DataProduct>, ctx: Arc<Context>) -> Result<A
     let outcome = finalizer(&api, FINALIZER, product, |event| async {
         match event {
             Event::Apply(product) => apply(&product, &ctx).await,
-            Event::Cleanup(product) => cleanup(&product),
+            Event::Cleanup(product) => cleanup(&product, &ctx).await,
         }
     })
     .await
@@ -83,6 +85,17 @@ async fn apply(product: &DataProduct, ctx: &Context) -> Result<Action> {
     let children = match mesh::render(&mesh, &products, product) {
         Rendered::Children(children) => children,
         Rendered::Invalid(message) => {
+            if !was_stalled(product) {
+                note(
+                    ctx,
+                    product,
+                    EventType::Warning,
+                    "Invalid",
+                    "Render",
+                    &message,
+                )
+                .await;
+            }
             let phase = Phase::Stalled {
                 reason: "Invalid",
                 message,
@@ -94,7 +107,19 @@ async fn apply(product: &DataProduct, ctx: &Context) -> Result<Action> {
     };
     let endpoints = status::endpoints(&children);
     let applied = children::apply(&ctx.client, &ctx.kinds, product, children).await?;
-    children::prune(&ctx.client, &ctx.kinds, product, &applied).await?;
+    if is_new(product, &applied) {
+        let generation = product.metadata.generation.unwrap_or_default();
+        let text = format!(
+            "generation {generation}: {} children applied",
+            applied.len()
+        );
+        note(ctx, product, EventType::Normal, "Applied", "Apply", &text).await;
+    }
+    let removed = children::prune(&ctx.client, &ctx.kinds, product, &applied).await?;
+    if !removed.is_empty() {
+        let text = format!("no longer rendered: {}", removed.join(", "));
+        note(ctx, product, EventType::Normal, "Pruned", "Delete", &text).await;
+    }
     write_status(ctx, product, &Phase::Ready, &applied, &endpoints).await?;
     // Drift is seen through the watches on the children; this is a safety net.
     Ok(Action::requeue(Duration::from_secs(600)))
@@ -102,12 +127,61 @@ async fn apply(product: &DataProduct, ctx: &Context) -> Result<Action> {
 
 /// What a product's deletion needs before Kubernetes removes it: its children go with it
 /// through their owner references.
-fn cleanup(product: &DataProduct) -> Result<Action> {
-    tracing::info!(
-        product = product.metadata.name.as_deref().unwrap_or_default(),
-        "released"
-    );
+async fn cleanup(product: &DataProduct, ctx: &Context) -> Result<Action> {
+    let text = "deleted: its children go with it";
+    note(
+        ctx,
+        product,
+        EventType::Normal,
+        "Released",
+        "Finalize",
+        text,
+    )
+    .await;
     Ok(Action::await_change())
+}
+
+/// Whether this reconcile applies something the status does not show yet: a new generation
+/// or another set of children.
+fn is_new(product: &DataProduct, applied: &[String]) -> bool {
+    let status = product.status.as_ref();
+    let observed = status
+        .and_then(|s| s.get("observedGeneration"))
+        .and_then(serde_json::Value::as_i64);
+    let children = status.and_then(|s| s.get("children"));
+    observed != product.metadata.generation || children != Some(&json!(applied))
+}
+
+fn was_stalled(product: &DataProduct) -> bool {
+    product
+        .status
+        .as_ref()
+        .and_then(|s| s.get("conditions"))
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Stalled" && c["status"] == "True")
+}
+
+/// Records an event on the product; failing to is logged, never fatal.
+async fn note(
+    ctx: &Context,
+    product: &DataProduct,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    text: &str,
+) {
+    let event = Note {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(text.chars().take(1024).collect()),
+        action: action.to_owned(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &product.object_ref(&())).await {
+        tracing::warn!("cannot record an event: {e}");
+    }
 }
 
 fn mesh_text(ctx: &Context) -> Option<String> {
@@ -156,6 +230,14 @@ pub fn error_policy(product: Arc<DataProduct>, error: &Error, ctx: Arc<Context>)
     Action::requeue(Duration::from_secs(5))
 }
 
+/// Who records the events: this replica (its pod name, when Kubernetes gives it).
+fn reporter() -> Reporter {
+    Reporter {
+        controller: MANAGER.to_owned(),
+        instance: std::env::var("POD_NAME").ok(),
+    }
+}
+
 /// Runs the controller until `shutdown` completes; `shared` gets its metrics and readiness.
 pub async fn run(
     client: Client,
@@ -196,6 +278,7 @@ pub async fn run(
         products: controller.store(),
         kinds: Kinds::default(),
         shared,
+        recorder: Recorder::new(client.clone(), reporter()),
     });
     controller
         .owns(Api::<ServiceAccount>::all(client.clone()), children.clone())

@@ -121,6 +121,17 @@ async fn start_with(name: &str, in_process: bool) -> Cluster {
 }
 
 impl Cluster {
+    /// The notes of the events recorded on the product with this reason.
+    fn events(&self, reason: &str) -> Vec<String> {
+        self.server
+            .objects()
+            .into_iter()
+            .filter(|o| o["kind"] == "Event" && o["regarding"]["name"] == "orders")
+            .filter(|o| o["reason"] == reason)
+            .map(|o| o["note"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     fn get(
         &self,
         api_version: &str,
@@ -252,6 +263,14 @@ async fn a_product_gets_the_children_dappctl_renders_and_a_ready_status() {
         "orders-orders-api.sales.svc:5432"
     );
     assert_eq!(condition(&product, "Stalled").unwrap()["status"], "False");
+    // The change is recorded as an event on the product.
+    let applied = cluster.events("Applied");
+    assert!(
+        applied
+            .iter()
+            .any(|e| e.contains("generation 1: 9 children applied")),
+        "{applied:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,6 +330,13 @@ async fn drift_is_repaired_and_removed_children_go() {
             .is_none()
     })
     .await;
+    eventually("the removal is recorded", || {
+        cluster
+            .events("Pruned")
+            .iter()
+            .any(|e| e.contains("CronJob/orders-hourly-load"))
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,6 +355,11 @@ async fn an_invalid_product_is_stalled_with_what_validate_would_say() {
     let message = stalled["message"].as_str().unwrap();
     assert!(message.contains("dataproducts/sales/orders"), "{message}");
     assert!(message.contains("oracle"), "{message}");
+    assert_eq!(
+        cluster.events("Invalid").len(),
+        1,
+        "one warning, not one per retry"
+    );
     assert_eq!(condition(&product, "Ready").unwrap()["status"], "False");
     // The children it had stay: a broken edit does not take a product down.
     assert!(
@@ -358,6 +389,7 @@ async fn deletion_releases_only_the_operators_finalizer() {
     })
     .await;
     assert!(cluster.product()["metadata"]["deletionTimestamp"].is_string());
+    assert_eq!(cluster.events("Released").len(), 1);
     // Once the other controller is done, the product goes.
     let none = json!({"metadata": {"finalizers": []}});
     products
