@@ -4,6 +4,7 @@
 
 pub mod children;
 pub mod controller;
+pub mod leader;
 pub mod mesh;
 pub mod metrics;
 pub mod resource;

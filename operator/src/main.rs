@@ -1,8 +1,11 @@
 //! The `operator` binary: reads its flags, starts logging, and runs the controller until
 //! SIGTERM or Ctrl-C.
 
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
 use operator::controller::{self, MeshSource};
+use operator::leader::Election;
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +32,15 @@ enum Command {
         /// Where /metrics, /healthz and /readyz are served.
         #[arg(long, env = "LISTEN", default_value = "0.0.0.0:8080")]
         listen: std::net::SocketAddr,
+        /// The Lease replicas elect their leader with (in the mesh ConfigMap's namespace).
+        #[arg(long, env = "LEASE_NAME", default_value = "dappmesh-operator")]
+        lease_name: String,
+        /// How long the leader's Lease lasts without renewal; standbys take over after it.
+        #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+        lease_duration: Duration,
+        /// This replica's name in the election (default: the pod's name, else host and pid).
+        #[arg(long, env = "POD_NAME")]
+        identity: Option<String>,
     },
 }
 
@@ -43,6 +55,9 @@ async fn main() -> anyhow::Result<()> {
         mesh_namespace,
         mesh_configmap,
         listen,
+        lease_name,
+        lease_duration,
+        identity,
     } = Args::parse().command;
     let client = kube::Client::try_default().await?;
     let mesh = MeshSource {
@@ -57,8 +72,56 @@ async fn main() -> anyhow::Result<()> {
             tracing::error!("the HTTP endpoints stopped: {e}");
         }
     });
-    controller::run(client, mesh, shared, shutdown()).await;
+    let election = Election {
+        namespace: mesh.namespace.clone(),
+        name: lease_name,
+        identity: identity.unwrap_or_else(default_identity),
+        duration: lease_duration,
+    };
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown().await;
+        let _ = stop.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    tokio::select! {
+        () = election.acquire(&client) => {}
+        () = stopped(stopping.clone()) => return Ok(()),
+    }
+    tracing::info!(identity = %election.identity, "leading");
+    let (lost_tx, lost_rx) = tokio::sync::oneshot::channel();
+    let holder = {
+        let (election, client) = (election.clone(), client.clone());
+        tokio::spawn(async move {
+            election.hold(&client).await;
+            let _ = lost_tx.send(());
+        })
+    };
+    let end = {
+        let stopping = stopping.clone();
+        async move {
+            tokio::select! {
+                () = stopped(stopping) => {}
+                _ = lost_rx => {}
+            }
+        }
+    };
+    controller::run(client.clone(), mesh, shared, end).await;
+    if holder.is_finished() {
+        // Another replica leads now: exit non-zero, so the pod restarts as a standby.
+        anyhow::bail!("lost the leader Lease");
+    }
+    holder.abort();
+    election.release(&client).await;
     Ok(())
+}
+
+/// A name unique among replicas when Kubernetes gives none: host and process id.
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}-{}", host.trim(), std::process::id())
 }
 
 /// SIGTERM (how Kubernetes stops a pod) or Ctrl-C.

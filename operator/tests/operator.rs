@@ -491,3 +491,77 @@ async fn the_binary_serves_its_endpoints_and_stops_on_sigterm() {
     };
     assert!(status.success(), "{status}");
 }
+
+impl Cluster {
+    /// Starts the operator binary as replica `identity`, with a short Lease.
+    fn replica(&self, identity: &str) -> Running {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Running(
+            std::process::Command::new(env!("CARGO_BIN_EXE_operator"))
+                .args([
+                    "run",
+                    "--mesh-namespace",
+                    "dappmesh-system",
+                    "--lease-duration",
+                    "2s",
+                ])
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .env("KUBECONFIG", self.dir.0.join("kubeconfig"))
+                .env("POD_NAME", identity)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("the operator starts"),
+        )
+    }
+
+    fn lease_holder(&self) -> Option<String> {
+        let lease = self.get(
+            "coordination.k8s.io/v1",
+            "Lease",
+            Some("dappmesh-system"),
+            "dappmesh-operator",
+        )?;
+        lease["spec"]["holderIdentity"].as_str().map(str::to_owned)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_replica_takes_over_when_the_leader_dies() {
+    let cluster = start_with("leaders", false).await;
+    let mut a = cluster.replica("a");
+    eventually("a leads and the product is Ready", || {
+        cluster.lease_holder().as_deref() == Some("a") && ready(&cluster.product())
+    })
+    .await;
+    let b = cluster.replica("b");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(cluster.lease_holder().as_deref(), Some("a"), "b waits");
+
+    // The leader dies without a word; the standby takes over once the Lease expires, and
+    // reconciles what changes from then on.
+    a.0.kill().unwrap();
+    eventually("b leads", || cluster.lease_holder().as_deref() == Some("b")).await;
+    let mut spec = cluster.product()["spec"].clone();
+    spec["dataInMotion"]["workflows"] =
+        json!([{"name": "hourly-load", "schedule": "0 * * * *", "steps": ["load"]}]);
+    cluster.edit_product(spec).await;
+    eventually("b applied the change", || {
+        cluster
+            .get("batch/v1", "CronJob", Some("sales"), "orders-hourly-load")
+            .is_some()
+    })
+    .await;
+
+    // Stopped with SIGTERM, a leader gives the Lease up at once.
+    let terminated = std::process::Command::new("kill")
+        .args(["-TERM", &b.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    eventually("b released the Lease", || cluster.lease_holder().is_none()).await;
+}
