@@ -22,6 +22,7 @@ use serde_json::json;
 
 use crate::children::{self, Kinds, MANAGER};
 use crate::mesh::{self, Rendered};
+use crate::registry::{self, Catalog};
 use crate::resource::DataProduct;
 use crate::status::{self, Phase};
 use crate::web::Shared;
@@ -37,10 +38,26 @@ pub struct MeshSource {
     pub name: String,
 }
 
+/// How long a deleted product waits for the registry to forget it before it is released
+/// anyway: a registry gone for good must not keep products from being deleted.
+const DEREGISTER_FOR: Duration = Duration::from_secs(300);
+
+/// What the controller is configured with.
+pub struct Settings {
+    pub mesh: MeshSource,
+    /// The registry's catalog; None when the mesh runs without one.
+    pub catalog: Option<Catalog>,
+}
+
 /// What every reconcile shares.
 pub struct Context {
     pub client: Client,
     pub mesh: MeshSource,
+    catalog: Option<Catalog>,
+    /// Failed catalog writes in a row, by product id: the delay before the next grows with
+    /// them. Kept here, not in the status, so a failing registry does not change the status
+    /// (and trigger a reconcile) on every attempt.
+    attempts: std::sync::Mutex<std::collections::HashMap<String, u32>>,
     meshes: Store<ConfigMap>,
     products: Store<DataProduct>,
     kinds: Kinds,
@@ -78,7 +95,7 @@ async fn apply(product: &DataProduct, ctx: &Context) -> Result<Action> {
             reason: "MeshMissing",
             message,
         };
-        write_status(ctx, product, &phase, &[], &[]).await?;
+        write_status(ctx, product, &phase, &[], &[], None).await?;
         return Ok(Action::requeue(Duration::from_secs(30)));
     };
     let products = ctx.products.state();
@@ -100,7 +117,7 @@ async fn apply(product: &DataProduct, ctx: &Context) -> Result<Action> {
                 reason: "Invalid",
                 message,
             };
-            write_status(ctx, product, &phase, &[], &[]).await?;
+            write_status(ctx, product, &phase, &[], &[], None).await?;
             // Nothing to do until the product or the mesh changes, which triggers a reconcile.
             return Ok(Action::await_change());
         }
@@ -120,14 +137,77 @@ async fn apply(product: &DataProduct, ctx: &Context) -> Result<Action> {
         let text = format!("no longer rendered: {}", removed.join(", "));
         note(ctx, product, EventType::Normal, "Pruned", "Delete", &text).await;
     }
-    write_status(ctx, product, &Phase::Ready, &applied, &endpoints).await?;
-    // Drift is seen through the watches on the children; this is a safety net.
-    Ok(Action::requeue(Duration::from_secs(600)))
+    let (registry, retry) = register(ctx, product, &endpoints).await;
+    write_status(
+        ctx,
+        product,
+        &Phase::Ready,
+        &applied,
+        &endpoints,
+        Some(&registry),
+    )
+    .await?;
+    // Drift is seen through the watches on the children; the long requeue is a safety net.
+    Ok(Action::requeue(retry.unwrap_or(Duration::from_secs(600))))
+}
+
+/// Writes the product's catalog entry: the registration state for the status, and when to
+/// try again if the registry did not take it.
+async fn register(
+    ctx: &Context,
+    product: &DataProduct,
+    endpoints: &[serde_json::Value],
+) -> (serde_json::Value, Option<Duration>) {
+    let Some(catalog) = &ctx.catalog else {
+        return (json!({"state": "Disabled"}), None);
+    };
+    let id = registry::id(product);
+    let outcome = catalog
+        .register(&id, &registry::entry(product, endpoints))
+        .await;
+    let mut attempts = ctx.attempts.lock().expect("attempts lock");
+    match outcome {
+        Ok(()) => {
+            attempts.remove(&id);
+            (json!({"state": "Registered", "id": id}), None)
+        }
+        Err(message) => {
+            let failed = attempts.entry(id.clone()).or_default();
+            let delay = registry::backoff(*failed);
+            *failed += 1;
+            let state = json!({"state": "Unavailable", "id": id, "message": message});
+            (state, Some(delay))
+        }
+    }
 }
 
 /// What a product's deletion needs before Kubernetes removes it: its children go with it
 /// through their owner references.
 async fn cleanup(product: &DataProduct, ctx: &Context) -> Result<Action> {
+    if let Some(catalog) = &ctx.catalog
+        && let Err(message) = catalog.deregister(&registry::id(product)).await
+    {
+        let deleted = product
+            .metadata
+            .deletion_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .unwrap_or_else(k8s_openapi::jiff::Timestamp::now);
+        let waited = k8s_openapi::jiff::Timestamp::now().duration_since(deleted);
+        if waited.as_secs() < DEREGISTER_FOR.as_secs() as i64 {
+            return Err(Error::Registry(message));
+        }
+        let text = format!("released although the registry still lists it: {message}");
+        note(
+            ctx,
+            product,
+            EventType::Warning,
+            "RegistryUnavailable",
+            "Finalize",
+            &text,
+        )
+        .await;
+    }
     let text = "deleted: its children go with it";
     note(
         ctx,
@@ -201,6 +281,7 @@ async fn write_status(
     phase: &Phase,
     children: &[String],
     endpoints: &[serde_json::Value],
+    registry: Option<&serde_json::Value>,
 ) -> Result<()> {
     let namespace = product.metadata.namespace.clone().unwrap_or_default();
     let name = product.metadata.name.clone().unwrap_or_default();
@@ -208,7 +289,7 @@ async fn write_status(
     let patch = json!({
         "apiVersion": DataProduct::api_version(&()),
         "kind": DataProduct::kind(&()),
-        "status": status::status(product, phase, children, endpoints),
+        "status": status::status(product, phase, children, endpoints, registry),
     });
     api.patch_status(
         &name,
@@ -241,10 +322,11 @@ fn reporter() -> Reporter {
 /// Runs the controller until `shutdown` completes; `shared` gets its metrics and readiness.
 pub async fn run(
     client: Client,
-    mesh: MeshSource,
+    settings: Settings,
     shared: Shared,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
+    let Settings { mesh, catalog } = settings;
     let products: Api<DataProduct> = Api::all(client.clone());
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &mesh.namespace);
     let (meshes, writer) = reflector::store();
@@ -274,6 +356,8 @@ pub async fn run(
     let ctx = Arc::new(Context {
         client: client.clone(),
         mesh,
+        catalog,
+        attempts: Default::default(),
         meshes,
         products: controller.store(),
         kinds: Kinds::default(),

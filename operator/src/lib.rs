@@ -7,6 +7,7 @@ pub mod controller;
 pub mod leader;
 pub mod mesh;
 pub mod metrics;
+pub mod registry;
 pub mod resource;
 pub mod status;
 pub mod web;
@@ -25,6 +26,9 @@ pub enum Error {
 
     #[error("cannot render: {0}")]
     Render(String),
+
+    #[error("cannot remove the product from the registry: {0}")]
+    Registry(String),
 }
 
 impl Error {
@@ -35,6 +39,7 @@ impl Error {
             Error::Finalizer(_) => "finalizer",
             Error::NoMesh(_) => "no_mesh",
             Error::Render(_) => "render",
+            Error::Registry(_) => "registry",
         }
     }
 }

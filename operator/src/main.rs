@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use operator::controller::{self, MeshSource};
+use operator::controller::{self, MeshSource, Settings};
 use operator::leader::Election;
+use operator::registry::Catalog;
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +42,12 @@ enum Command {
         /// This replica's name in the election (default: the pod's name, else host and pid).
         #[arg(long, env = "POD_NAME")]
         identity: Option<String>,
+        /// The registry whose data-product catalog lists the products (none: no catalog).
+        #[arg(long, env = "REGISTRY_URL")]
+        registry_url: Option<String>,
+        /// A file holding the bearer token for the catalog (a `products:*` grant).
+        #[arg(long, env = "REGISTRY_TOKEN_FILE")]
+        registry_token_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -58,7 +65,22 @@ async fn main() -> anyhow::Result<()> {
         lease_name,
         lease_duration,
         identity,
+        registry_url,
+        registry_token_file,
     } = Args::parse().command;
+    let token = match &registry_token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let catalog = registry_url
+        .as_deref()
+        .map(|url| Catalog::new(url, token))
+        .transpose()?;
     let client = kube::Client::try_default().await?;
     let mesh = MeshSource {
         namespace: mesh_namespace.unwrap_or_else(|| client.default_namespace().to_owned()),
@@ -108,7 +130,8 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     };
-    controller::run(client.clone(), mesh, shared, end).await;
+    let settings = Settings { mesh, catalog };
+    controller::run(client.clone(), settings, shared, end).await;
     if holder.is_finished() {
         // Another replica leads now: exit non-zero, so the pod restarts as a standby.
         anyhow::bail!("lost the leader Lease");

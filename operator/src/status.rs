@@ -32,6 +32,7 @@ pub fn status(
     phase: &Phase,
     children: &[ChildRef],
     endpoints: &[Value],
+    registry: Option<&Value>,
 ) -> Value {
     let generation = product.metadata.generation.unwrap_or_default();
     let (ready, reconciling, stalled) = match phase {
@@ -60,12 +61,17 @@ pub fn status(
             c
         })
         .collect();
-    json!({
+    let mut status = json!({
         "observedGeneration": generation,
         "conditions": conditions,
         "children": children,
         "endpoints": endpoints,
-    })
+    });
+    // Kept as it was when this reconcile did not get as far as the registry.
+    if let Some(registry) = registry.or_else(|| previous.and_then(|p| p.get("registry"))) {
+        status["registry"] = registry.clone();
+    }
+    status
 }
 
 fn condition(kind: &str, status: bool, reason: &str, message: &str) -> Value {
@@ -133,7 +139,7 @@ mod tests {
             {"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"},
             {"type": "Stalled", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"},
         ]}));
-        let status = status(&product, &Phase::Ready, &["Service/a".into()], &[]);
+        let status = status(&product, &Phase::Ready, &["Service/a".into()], &[], None);
         assert_eq!(status["observedGeneration"], 3);
         let conditions = status["conditions"].as_array().unwrap();
         assert_eq!(conditions[0]["type"], "Ready");
@@ -151,7 +157,7 @@ mod tests {
             reason: "Invalid",
             message: "bad spec".into(),
         };
-        let status = status(&DataProduct::default(), &phase, &[], &[]);
+        let status = status(&DataProduct::default(), &phase, &[], &[], None);
         let of = |kind: &str| {
             status["conditions"]
                 .as_array()

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
-use operator::controller::{self, MeshSource};
+use operator::controller::{self, MeshSource, Settings};
 use serde_json::{Value, json};
 use test_apiserver::{ApiServer, Options, Workloads};
 
@@ -46,11 +46,20 @@ fn read(path: &str, bytes: &[u8]) -> Vec<Value> {
 }
 
 async fn start(name: &str) -> Cluster {
-    start_with(name, true).await
+    start_with(name, true, None).await
+}
+
+/// The cluster, with the operator in this process writing to `catalog`.
+async fn start_catalog(name: &str, catalog: Option<operator::registry::Catalog>) -> Cluster {
+    start_with(name, true, catalog).await
 }
 
 /// The cluster, with the operator running in this process (`in_process`) or not at all.
-async fn start_with(name: &str, in_process: bool) -> Cluster {
+async fn start_with(
+    name: &str,
+    in_process: bool,
+    catalog: Option<operator::registry::Catalog>,
+) -> Cluster {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = std::env::temp_dir().join(format!("operator-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -101,9 +110,10 @@ async fn start_with(name: &str, in_process: bool) -> Cluster {
         name: "dappmesh-mesh".into(),
     };
     if in_process {
+        let settings = Settings { mesh, catalog };
         tokio::spawn(controller::run(
             client.clone(),
-            mesh,
+            settings,
             shared.clone(),
             async move {
                 let _ = stopped.await;
@@ -440,7 +450,7 @@ fn http_get(port: u16, path: &str) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_its_endpoints_and_stops_on_sigterm() {
-    let cluster = start_with("binary", false).await;
+    let cluster = start_with("binary", false, None).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -532,7 +542,7 @@ impl Cluster {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_replica_takes_over_when_the_leader_dies() {
-    let cluster = start_with("leaders", false).await;
+    let cluster = start_with("leaders", false, None).await;
     let mut a = cluster.replica("a");
     eventually("a leads and the product is Ready", || {
         cluster.lease_holder().as_deref() == Some("a") && ready(&cluster.product())
@@ -564,4 +574,137 @@ async fn a_standby_replica_takes_over_when_the_leader_dies() {
         .unwrap();
     assert!(terminated.success());
     eventually("b released the Lease", || cluster.lease_holder().is_none()).await;
+}
+
+/// The real registry (its library, on a SQLite file) on 127.0.0.1:`port`; the write token is
+/// `operator-test-token-0001`.
+async fn registry_on(port: u16, dir: &std::path::Path) {
+    use std::sync::Arc;
+
+    use registry::auth::{ReadAccess, Tokens};
+    use registry::clock::SystemClock;
+    use registry::metrics::Metrics;
+    use registry::state::{Limits, Registry};
+    use registry::store::Store;
+    use registry::ttl::TtlPolicy;
+
+    let store = Store::open(dir).unwrap();
+    let limits = Limits {
+        max_registrations: 100,
+        max_products: 100,
+    };
+    let (catalog, writer) =
+        Registry::start(store, Arc::new(SystemClock), TtlPolicy::default(), limits).unwrap();
+    // The writer thread runs as long as the registry does, which is as long as this test.
+    std::mem::forget(writer);
+    let mut tokens = Tokens::default();
+    tokens
+        .add("test", "operator-test-token-0001 products:*")
+        .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    std::mem::forget(stop);
+    let state = registry::AppState {
+        registry: catalog,
+        tokens: Arc::new(tokens),
+        reads: ReadAccess::Open,
+        metrics: Arc::new(Metrics::default()),
+        watchers: Arc::new(tokio::sync::Semaphore::new(16)),
+        shutdown: stopped,
+        cors_origins: Vec::new(),
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tokio::spawn(async move { axum::serve(listener, registry::app(state)).await });
+}
+
+/// One HTTP GET of the registry's catalog entry: its status code and body.
+fn catalog_entry(port: u16, id: &str) -> (u16, Value) {
+    let (code, body) = http_get(port, &format!("/api/v1/products/{id}"));
+    (code, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_being_down_holds_nothing_up_and_the_product_registers_once_it_is_back() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let catalog = operator::registry::Catalog::new(
+        &format!("http://127.0.0.1:{port}"),
+        Some("operator-test-token-0001".into()),
+    )
+    .unwrap();
+    let cluster = start_catalog("registry", Some(catalog)).await;
+    // Nothing listens on the registry's port yet: the product is still applied and Ready,
+    // and its status says what is wrong with the registration.
+    eventually("the product is Ready", || ready(&cluster.product())).await;
+    let registry = cluster.product()["status"]["registry"].clone();
+    assert_eq!(registry["state"], "Unavailable", "{registry}");
+    assert!(
+        registry["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach the registry")
+    );
+    let id = registry["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("urn:dpds:"), "{id}");
+
+    // A registry that stays down is retried with a growing delay, not in a loop.
+    let status_writes = || {
+        cluster
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.path.ends_with("/orders/status"))
+            .count()
+    };
+    let before = status_writes();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        status_writes() - before <= 2,
+        "{} reconciles in 1.5 s",
+        status_writes() - before
+    );
+
+    registry_on(port, &cluster.dir.0).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cluster.product()["status"]["registry"]["state"] != "Registered" {
+        assert!(
+            Instant::now() < deadline,
+            "never registered: {}",
+            cluster.product()["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (code, entry) = catalog_entry(port, &id);
+    assert_eq!(code, 200, "{entry}");
+    let product = &entry["product"];
+    assert_eq!(product["name"], "orders", "{entry}");
+    assert_eq!(product["owner"], "team-sales");
+    assert_eq!(
+        product["outputPorts"][0]["endpoint"],
+        "http://orders-orders-api.sales.svc:5432"
+    );
+
+    // Deleted, the product leaves the catalog before it is released.
+    cluster
+        .api("dappmesh.io/v1alpha1", "DataProduct", "dataproducts")
+        .delete("orders", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("the product is gone", || {
+        cluster
+            .get(
+                "dappmesh.io/v1alpha1",
+                "DataProduct",
+                Some("sales"),
+                "orders",
+            )
+            .is_none()
+    })
+    .await;
+    assert_eq!(catalog_entry(port, &id).0, 404);
 }

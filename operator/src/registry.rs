@@ -1,0 +1,164 @@
+//! The product's entry in the registry's data-product catalog (`/api/v1/products/{id}`):
+//! written after every reconcile that applies the product, removed before its finalizer is
+//! released. The registry being down never holds a reconcile up: the status says so, and
+//! the write is retried with a growing delay.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::resource::DataProduct;
+
+/// A client of the catalog.
+pub struct Catalog {
+    http: reqwest::Client,
+    url: String,
+    token: Option<String>,
+}
+
+/// The longest wait between two attempts to reach the registry.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+impl Catalog {
+    /// A catalog at `url` (`http://registry.dappmesh-system.svc:8080`), writing with `token`.
+    pub fn new(url: &str, token: Option<String>) -> Result<Catalog, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()?;
+        Ok(Catalog {
+            http,
+            url: url.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    fn entry_url(&self, id: &str) -> String {
+        format!("{}/api/v1/products/{id}", self.url)
+    }
+
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// Writes the product's entry; the error says why the registry did not take it.
+    pub async fn register(&self, id: &str, entry: &Value) -> Result<(), String> {
+        let request = self
+            .http
+            .put(self.entry_url(id))
+            .header("content-type", "application/json")
+            .body(entry.to_string());
+        answer(self.authorized(request).send().await).await
+    }
+
+    /// Removes the product's entry; one already gone is fine.
+    pub async fn deregister(&self, id: &str) -> Result<(), String> {
+        let request = self.http.delete(self.entry_url(id));
+        match answer(self.authorized(request).send().await).await {
+            Err(e) if e.starts_with("404") => Ok(()),
+            other => other,
+        }
+    }
+}
+
+async fn answer(sent: Result<reqwest::Response, reqwest::Error>) -> Result<(), String> {
+    let response = sent.map_err(|e| format!("cannot reach the registry: {e}"))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let bytes = response.bytes().await.unwrap_or_default();
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let message = body["message"].as_str().unwrap_or_default();
+    Err(format!("{} {message}", status.as_u16()).trim().to_owned())
+}
+
+/// The product's id in the catalog: its URN, as `dappctl render` annotates it.
+pub fn id(product: &DataProduct) -> String {
+    product
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("dappmesh.io/urn"))
+        .cloned()
+        .unwrap_or_else(|| {
+            format!(
+                "{}.{}",
+                product.metadata.namespace.as_deref().unwrap_or_default(),
+                product.metadata.name.as_deref().unwrap_or_default()
+            )
+        })
+}
+
+/// The catalog entry of a product: what it is, who owns it, and where its output ports are.
+pub fn entry(product: &DataProduct, endpoints: &[Value]) -> Value {
+    let spec = &product.spec;
+    let text = |key: &str| spec.get(key).and_then(Value::as_str).unwrap_or_default();
+    let name = product.metadata.name.clone().unwrap_or_default();
+    let ports: Vec<Value> = spec
+        .pointer("/dataInUse/outputPorts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|port| {
+            let port_name = port["name"].as_str().unwrap_or_default();
+            let endpoint = endpoints
+                .iter()
+                .find(|e| e["port"] == port_name)
+                .and_then(|e| e["url"].as_str())
+                .map(|url| format!("http://{url}"));
+            let mut out = json!({
+                "name": port_name,
+                "type": port["type"],
+                "version": port["version"],
+                "contract": {"id": format!("{name}-{port_name}"), "version": port["version"]},
+            });
+            if let Some(endpoint) = endpoint {
+                out["endpoint"] = json!(endpoint);
+            }
+            out
+        })
+        .collect();
+    let widgets: Vec<Value> = spec
+        .get("widgets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|w| json!({"name": w["name"], "tag": w["tag"]}))
+        .collect();
+    let mut entry = json!({
+        "name": name,
+        "domain": text("domain"),
+        "owner": text("owner"),
+        "version": text("version"),
+        "status": spec.get("status").and_then(Value::as_str).unwrap_or("proposed"),
+        "outputPorts": ports,
+        "widgets": widgets,
+    });
+    if let Some(purpose) = spec.pointer("/description/purpose").and_then(Value::as_str) {
+        entry["description"] = json!(purpose);
+    }
+    entry
+}
+
+/// How long to wait before the next attempt after `attempts` failed ones.
+pub fn backoff(attempts: u32) -> Duration {
+    Duration::from_secs(5)
+        .saturating_mul(2u32.saturating_pow(attempts.min(16)))
+        .min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delay_doubles_up_to_five_minutes() {
+        assert_eq!(backoff(0), Duration::from_secs(5));
+        assert_eq!(backoff(3), Duration::from_secs(40));
+        assert_eq!(backoff(10), MAX_BACKOFF);
+        assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
+    }
+}
