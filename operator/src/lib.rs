@@ -36,7 +36,12 @@ impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::Kube(_) => "kube",
-            Error::Finalizer(_) => "finalizer",
+            // Failures inside the reconcile count under their own reason.
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.metric_label(),
+                _ => "finalizer",
+            },
             Error::NoMesh(_) => "no_mesh",
             Error::Render(_) => "render",
             Error::Registry(_) => "registry",

@@ -708,3 +708,61 @@ async fn the_registry_being_down_holds_nothing_up_and_the_product_registers_once
     .await;
     assert_eq!(catalog_entry(port, &id).0, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_and_conflicts_from_the_api_server_are_retried_until_it_converges() {
+    let cluster = start_with("faults", false, None).await;
+    // The first writes of the database's StatefulSet fail, and so does a status write.
+    cluster.server.inject(test_apiserver::Fault {
+        method: Some(test_apiserver::Method::Patch),
+        resource: Some("statefulsets".into()),
+        name: None,
+        status: 500,
+        reason: "InternalError".into(),
+        message: "etcdserver: request timed out".into(),
+        times: Some(2),
+    });
+    cluster.server.inject(test_apiserver::Fault {
+        method: Some(test_apiserver::Method::Patch),
+        resource: Some("dataproducts".into()),
+        name: Some("orders".into()),
+        status: 409,
+        reason: "Conflict".into(),
+        message: "the object has been modified; please apply your changes to the latest version and try again".into(),
+        times: Some(1),
+    });
+    let shared = operator::web::Shared::default();
+    let settings = Settings {
+        mesh: MeshSource {
+            namespace: "dappmesh-system".into(),
+            name: "dappmesh-mesh".into(),
+        },
+        catalog: None,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(controller::run(
+        cluster.client.clone(),
+        settings,
+        shared.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    // Retried every 5 s after a failure.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready(&cluster.product()) {
+        assert!(Instant::now() < deadline, "never converged");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        cluster
+            .get("apps/v1", "StatefulSet", Some("sales"), "orders-orders-db")
+            .is_some()
+    );
+    let metrics = shared.metrics.render();
+    assert!(
+        metrics.contains("dappmesh_operator_reconcile_failures_total{reason=\"kube\"}"),
+        "{metrics}"
+    );
+    let _ = stop.send(());
+}
