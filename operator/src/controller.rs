@@ -58,7 +58,10 @@ pub struct Context {
     /// them. Kept here, not in the status, so a failing registry does not change the status
     /// (and trigger a reconcile) on every attempt.
     attempts: std::sync::Mutex<std::collections::HashMap<String, u32>>,
-    meshes: Store<ConfigMap>,
+    /// The mesh ConfigMap, as watched.
+    mesh_config: Store<ConfigMap>,
+    /// Each environment's mesh, checked.
+    meshes: mesh::Meshes,
     products: Store<DataProduct>,
     kinds: Kinds,
     shared: Shared,
@@ -99,7 +102,7 @@ async fn apply(product: &DataProduct, ctx: &Context) -> Result<Action> {
         return Ok(Action::requeue(Duration::from_secs(30)));
     };
     let products = ctx.products.state();
-    let children = match mesh::render(&mesh, &products, product) {
+    let children = match ctx.meshes.render(&mesh, &products, product) {
         Rendered::Children(children) => children,
         Rendered::Invalid(message) => {
             if !was_stalled(product) {
@@ -265,7 +268,7 @@ async fn note(
 }
 
 fn mesh_text(ctx: &Context) -> Option<String> {
-    ctx.meshes
+    ctx.mesh_config
         .state()
         .iter()
         .find(|c| {
@@ -329,7 +332,7 @@ pub async fn run(
     let Settings { mesh, catalog } = settings;
     let products: Api<DataProduct> = Api::all(client.clone());
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &mesh.namespace);
-    let (meshes, writer) = reflector::store();
+    let (mesh_config, writer) = reflector::store();
     let mesh_changes = reflector::reflector(
         writer,
         watcher(
@@ -358,7 +361,8 @@ pub async fn run(
         mesh,
         catalog,
         attempts: Default::default(),
-        meshes,
+        mesh_config,
+        meshes: mesh::Meshes::default(),
         products: controller.store(),
         kinds: Kinds::default(),
         shared,

@@ -3,12 +3,16 @@
 //! and every DataProduct of the same environment are validated together, as files would be,
 //! and the product is rendered to the same bytes `dappctl render` writes for it.
 
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use dappctl::diagnostic::{Diagnostic, Severity};
 use dappctl::load::yaml::{Limits, parse};
 use dappctl::report::{Format, HumanOptions};
 use dappctl::source::SourceFile;
+use dappctl::validate::{Report, Validated};
 use serde_json::Value;
 
 use crate::resource::DataProduct;
@@ -25,44 +29,178 @@ pub enum Rendered {
     Invalid(String),
 }
 
-/// Renders `target` with the mesh documents and the products of the cluster. Only products
-/// of the target's environment take part: each environment is a mesh of its own.
-pub fn render(mesh: &str, products: &[Arc<DataProduct>], target: &DataProduct) -> Rendered {
-    let name = target.metadata.name.clone().unwrap_or_default();
-    let env = target.env();
-    let mut texts = vec![SourceFile::new(
-        PathBuf::from("configmap/dappmesh-mesh/mesh.yaml"),
-        mesh,
-    )];
-    for product in products.iter().filter(|p| p.env() == env) {
-        let document = dappctl::render::resource::document(&product.to_value());
-        let path = format!(
-            "dataproducts/{}/{}",
-            product.metadata.namespace.as_deref().unwrap_or_default(),
-            product.metadata.name.as_deref().unwrap_or_default()
-        );
-        texts.push(SourceFile::new(
-            PathBuf::from(path),
-            dappctl::render::to_yaml(&document),
-        ));
+/// The last check of each environment's mesh, reused while no product of it and not the
+/// mesh itself has changed: checking is linear in the mesh, rendering one product is not.
+#[derive(Default)]
+pub struct Meshes(Mutex<HashMap<Option<String>, Arc<Checked>>>);
+
+/// An environment's mesh, checked: valid without the products that are not, or invalid as a
+/// whole (the Mesh or a Domain is).
+struct Checked {
+    key: u64,
+    validated: Result<Validated, String>,
+    /// What `dappctl validate` says about each product left out, by namespace and name.
+    invalid: HashMap<(String, String), String>,
+}
+
+/// Rounds of leaving invalid products out: a product may only fail once another it consumes
+/// is left out, but chains longer than this are not worth chasing.
+const ROUNDS: usize = 4;
+
+impl Meshes {
+    /// Renders `target` with the mesh documents and the products of its environment. A
+    /// product that is not valid only stalls itself: the others render without it.
+    pub fn render(
+        &self,
+        mesh: &str,
+        products: &[Arc<DataProduct>],
+        target: &DataProduct,
+    ) -> Rendered {
+        let members: Vec<&Arc<DataProduct>> = products
+            .iter()
+            .filter(|p| p.env() == target.env())
+            .collect();
+        let key = key(mesh, &members);
+        let env = target.env().map(str::to_owned);
+        let cached = self.0.lock().expect("meshes lock").get(&env).cloned();
+        let checked = match cached {
+            Some(checked) if checked.key == key => checked,
+            _ => {
+                let checked = Arc::new(check(key, mesh, &members));
+                self.0
+                    .lock()
+                    .expect("meshes lock")
+                    .insert(env, checked.clone());
+                checked
+            }
+        };
+        let name = target.metadata.name.clone().unwrap_or_default();
+        let namespace = target.metadata.namespace.clone().unwrap_or_default();
+        if let Some(message) = checked.invalid.get(&(namespace, name.clone())) {
+            return Rendered::Invalid(message.clone());
+        }
+        match &checked.validated {
+            Ok(validated) => render_product(validated, target, &name),
+            Err(message) => Rendered::Invalid(message.clone()),
+        }
     }
-    let outcome = dappctl::validate::validate_texts(texts);
-    let diagnostics = || {
-        let format = Format::Human(HumanOptions {
-            color: false,
-            width: 100,
-        });
-        dappctl::report::render(&outcome.report, format, false)
+}
+
+/// What a check depends on: the mesh text and each product's identity, generation and
+/// labels (labels reach the rendered objects, and changing them moves no generation).
+fn key(mesh: &str, members: &[&Arc<DataProduct>]) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    mesh.hash(&mut hasher);
+    let mut ids: Vec<_> = members
+        .iter()
+        .map(|p| {
+            (
+                &p.metadata.namespace,
+                &p.metadata.name,
+                p.metadata.generation,
+                &p.metadata.labels,
+            )
+        })
+        .collect();
+    ids.sort();
+    ids.hash(&mut hasher);
+    hasher.finish()
+}
+
+fn check(key: u64, mesh: &str, members: &[&Arc<DataProduct>]) -> Checked {
+    let mut invalid: HashMap<(String, String), String> = HashMap::new();
+    for _ in 0..ROUNDS {
+        let kept: Vec<&Arc<DataProduct>> = members
+            .iter()
+            .copied()
+            .filter(|p| !invalid.contains_key(&identity(p)))
+            .collect();
+        let mut texts = vec![SourceFile::new(
+            PathBuf::from("configmap/dappmesh-mesh/mesh.yaml"),
+            mesh,
+        )];
+        for product in &kept {
+            let document = dappctl::render::resource::document(&product.to_value());
+            let (namespace, name) = identity(product);
+            texts.push(SourceFile::new(
+                PathBuf::from(format!("dataproducts/{namespace}/{name}")),
+                dappctl::render::to_yaml(&document),
+            ));
+        }
+        let outcome = dappctl::validate::validate_texts(texts);
+        let errors: Vec<&Diagnostic> = outcome
+            .report
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect();
+        if errors.is_empty() {
+            let validated = outcome
+                .validated
+                .ok_or_else(|| report(&outcome.report, None));
+            return Checked {
+                key,
+                validated,
+                invalid,
+            };
+        }
+        // Errors in the mesh's own documents (or nowhere in particular) invalidate it all.
+        let files: BTreeSet<usize> = errors
+            .iter()
+            .map(|d| d.location.as_ref().map_or(0, |l| l.file))
+            .collect();
+        if files.contains(&0) {
+            return Checked {
+                key,
+                validated: Err(report(&outcome.report, None)),
+                invalid,
+            };
+        }
+        for file in files {
+            invalid.insert(
+                identity(kept[file - 1]),
+                report(&outcome.report, Some(file)),
+            );
+        }
+    }
+    Checked {
+        key,
+        validated: Err("too many products of this environment depend on invalid ones".to_owned()),
+        invalid,
+    }
+}
+
+fn identity(product: &DataProduct) -> (String, String) {
+    (
+        product.metadata.namespace.clone().unwrap_or_default(),
+        product.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+/// What `dappctl validate` prints, for one file or all.
+fn report(report: &Report, file: Option<usize>) -> String {
+    let diagnostics = report
+        .diagnostics
+        .iter()
+        .filter(|d| file.is_none_or(|f| d.location.as_ref().is_some_and(|l| l.file == f)))
+        .cloned()
+        .collect();
+    let scoped = Report {
+        files: report.files.clone(),
+        diagnostics,
+        documents: report.documents,
     };
-    let Some(validated) = outcome
-        .validated
-        .as_ref()
-        .filter(|_| !outcome.report.fails(false))
-    else {
-        return Rendered::Invalid(diagnostics());
-    };
+    let format = Format::Human(HumanOptions {
+        color: false,
+        width: 100,
+    });
+    dappctl::report::render(&scoped, format, false)
+}
+
+/// The product's children, as `dappctl render` writes them.
+fn render_product(validated: &Validated, target: &DataProduct, name: &str) -> Rendered {
     let environments = &validated.mesh.spec.spec.environments;
-    let env = match env {
+    let env = match target.env() {
         Some(env) => env.to_owned(),
         None if environments.len() == 1 => environments[0].name.clone(),
         None => {
@@ -74,7 +212,7 @@ pub fn render(mesh: &str, products: &[Arc<DataProduct>], target: &DataProduct) -
             ));
         }
     };
-    let files = match dappctl::render::product(validated, &env, &name, None) {
+    let files = match dappctl::render::product(validated, &env, name, None) {
         Ok(files) => files,
         Err(e) => return Rendered::Invalid(e.to_string()),
     };

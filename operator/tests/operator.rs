@@ -377,6 +377,30 @@ async fn an_invalid_product_is_stalled_with_what_validate_would_say() {
             .get("apps/v1", "StatefulSet", Some("sales"), "orders-orders-db")
             .is_some()
     );
+
+    // Nor does it hold up the rest of the mesh: another product still renders.
+    let mut returns = cluster.rendered["envs/dev/sales/orders/dataproduct-orders.yaml"].clone();
+    returns["metadata"]["name"] = json!("returns");
+    returns["metadata"]["labels"]["dappmesh.io/product"] = json!("returns");
+    returns["metadata"]["annotations"]["dappmesh.io/urn"] =
+        json!("urn:dpds:operator-test:dataproducts:returns:0");
+    cluster.server.apply_as("kubectl", returns).unwrap();
+    eventually("the other product is Ready", || {
+        cluster
+            .get(
+                "dappmesh.io/v1alpha1",
+                "DataProduct",
+                Some("sales"),
+                "returns",
+            )
+            .is_some_and(|p| ready(&p))
+    })
+    .await;
+    assert!(
+        cluster
+            .get("apps/v1", "StatefulSet", Some("sales"), "returns-orders-db")
+            .is_some()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
