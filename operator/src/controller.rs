@@ -16,7 +16,7 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event as Note, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event, finalizer};
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Client, Resource};
 use serde_json::json;
 
@@ -87,6 +87,11 @@ pub async fn reconcile(product: Arc<DataProduct>, ctx: Arc<Context>) -> Result<A
 
 /// Renders the product and brings its children and status in line.
 async fn apply(product: &DataProduct, ctx: &Context) -> Result<Action> {
+    // At start the products may be listed before the mesh ConfigMap is.
+    if mesh_text(ctx).is_none() {
+        let _ =
+            tokio::time::timeout(Duration::from_secs(5), ctx.mesh_config.wait_until_ready()).await;
+    }
     let Some(mesh) = mesh_text(ctx) else {
         let message = format!(
             "waiting for the ConfigMap {}/{} (key {}), which `dappctl render` writes into platform/",
@@ -340,8 +345,16 @@ pub async fn run(
             watcher::Config::default().fields(&format!("metadata.name={}", mesh.name)),
         ),
     )
-    .applied_objects()
-    .filter_map(|c| async move { c.ok().map(|_| ()) });
+    // Once the store holds what the event says (the initial list only lands at InitDone),
+    // every product renders again with the mesh as it is now.
+    .filter_map(|event| async move {
+        match event {
+            Ok(watcher::Event::InitDone | watcher::Event::Apply(_) | watcher::Event::Delete(_)) => {
+                Some(())
+            }
+            _ => None,
+        }
+    });
 
     let children = watcher::Config::default().labels("dappmesh.io/product");
     let controller = Controller::new(products, watcher::Config::default());
