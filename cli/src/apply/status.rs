@@ -118,6 +118,21 @@ fn count(live: &Value, path: &str) -> i64 {
     live.pointer(path).and_then(Value::as_i64).unwrap_or(0)
 }
 
+/// A workload its controller has not looked at yet has no status to judge.
+fn seen(live: &Value) -> Result<(), Status> {
+    match live.pointer("/status/observedGeneration") {
+        Some(_) => Ok(()),
+        None => Err(Status::waiting("not seen by its controller yet")),
+    }
+}
+
+/// `spec.replicas`, which defaults to 1.
+fn wanted_replicas(live: &Value) -> i64 {
+    live.pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+}
+
 fn deployment(live: &Value) -> Status {
     if let Some(progressing) = condition(live, "Progressing")
         && progressing.get("reason").and_then(Value::as_str) == Some("ProgressDeadlineExceeded")
@@ -127,13 +142,10 @@ fn deployment(live: &Value) -> Status {
             explain(progressing, "ProgressDeadlineExceeded"),
         );
     }
-    if live.pointer("/status/observedGeneration").is_none() {
-        return Status::waiting("not seen by its controller yet");
-    }
-    let wanted = live
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1);
+    let wanted = match seen(live) {
+        Ok(()) => wanted_replicas(live),
+        Err(waiting) => return waiting,
+    };
     let updated = count(live, "/status/updatedReplicas");
     let replicas = count(live, "/status/replicas");
     let available = count(live, "/status/availableReplicas");
@@ -149,13 +161,10 @@ fn deployment(live: &Value) -> Status {
 }
 
 fn statefulset(live: &Value) -> Status {
-    if live.pointer("/status/observedGeneration").is_none() {
-        return Status::waiting("not seen by its controller yet");
-    }
-    let wanted = live
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1);
+    let wanted = match seen(live) {
+        Ok(()) => wanted_replicas(live),
+        Err(waiting) => return waiting,
+    };
     let ready = count(live, "/status/readyReplicas");
     let current = count(live, "/status/currentReplicas");
     let revision = |key| live.pointer(key).and_then(Value::as_str);
@@ -177,8 +186,8 @@ fn statefulset(live: &Value) -> Status {
 }
 
 fn daemonset(live: &Value) -> Status {
-    if live.pointer("/status/observedGeneration").is_none() {
-        return Status::waiting("not seen by its controller yet");
+    if let Err(waiting) = seen(live) {
+        return waiting;
     }
     let desired = count(live, "/status/desiredNumberScheduled");
     let updated = count(live, "/status/updatedNumberScheduled");
