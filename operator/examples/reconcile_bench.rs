@@ -110,11 +110,7 @@ fn main() {
     };
     let deadline = started + Duration::from_secs(1800);
     loop {
-        let done = server
-            .objects()
-            .iter()
-            .filter(|o| o["kind"] == "DataProduct" && ready(o))
-            .count();
+        let done = server.count(|o| o["kind"] == "DataProduct" && ready(o));
         if done == products {
             break;
         }

@@ -12,7 +12,7 @@ use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event as Note, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event, finalizer};
 use kube::runtime::reflector::{self, Store};
@@ -23,7 +23,7 @@ use serde_json::json;
 use crate::children::{self, Kinds, MANAGER};
 use crate::mesh::{self, Rendered};
 use crate::registry::{self, Catalog};
-use crate::resource::DataProduct;
+use crate::resource::{DataProduct, Json};
 use crate::status::{self, Phase};
 use crate::web::Shared;
 use crate::{Error, Result};
@@ -47,6 +47,8 @@ pub struct Settings {
     pub mesh: MeshSource,
     /// The registry's catalog; None when the mesh runs without one.
     pub catalog: Option<Catalog>,
+    /// Products reconciled at once.
+    pub concurrency: u16,
 }
 
 /// What every reconcile shares.
@@ -232,7 +234,8 @@ async fn cleanup(product: &DataProduct, ctx: &Context) -> Result<Action> {
 /// Whether this reconcile applies something the status does not show yet: a new generation
 /// or another set of children.
 fn is_new(product: &DataProduct, applied: &[String]) -> bool {
-    let status = product.status.as_ref();
+    let status = product.status.as_ref().map(Json::to_value);
+    let status = status.as_ref();
     let observed = status
         .and_then(|s| s.get("observedGeneration"))
         .and_then(serde_json::Value::as_i64);
@@ -241,8 +244,8 @@ fn is_new(product: &DataProduct, applied: &[String]) -> bool {
 }
 
 fn was_stalled(product: &DataProduct) -> bool {
-    product
-        .status
+    let status = product.status.as_ref().map(Json::to_value);
+    status
         .as_ref()
         .and_then(|s| s.get("conditions"))
         .and_then(serde_json::Value::as_array)
@@ -334,7 +337,11 @@ pub async fn run(
     shared: Shared,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let Settings { mesh, catalog } = settings;
+    let Settings {
+        mesh,
+        catalog,
+        concurrency,
+    } = settings;
     let products: Api<DataProduct> = Api::all(client.clone());
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &mesh.namespace);
     let (mesh_config, writer) = reflector::store();
@@ -357,7 +364,10 @@ pub async fn run(
     });
 
     let children = watcher::Config::default().labels("dappmesh.io/product");
-    let controller = Controller::new(products, watcher::Config::default());
+    // Bounded: each reconcile in flight holds a product's rendered children, and the API
+    // server is better served by a steady stream than by every product at once.
+    let controller = Controller::new(products, watcher::Config::default())
+        .with_config(controller::Config::default().concurrency(concurrency));
     // Ready once the API server answers with DataProducts: the credentials work and the
     // CRD is served. Until then the controller's own list retries with backoff.
     let ready = shared.ready.clone();

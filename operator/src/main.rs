@@ -48,6 +48,9 @@ enum Command {
         /// A file holding the bearer token for the catalog (a `products:*` grant).
         #[arg(long, env = "REGISTRY_TOKEN_FILE")]
         registry_token_file: Option<std::path::PathBuf>,
+        /// How many products are reconciled at once.
+        #[arg(long, env = "CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+        concurrency: u16,
     },
 }
 
@@ -67,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
         identity,
         registry_url,
         registry_token_file,
+        concurrency,
     } = Args::parse().command;
     let token = match &registry_token_file {
         Some(path) => Some(
@@ -130,7 +134,11 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     };
-    let settings = Settings { mesh, catalog };
+    let settings = Settings {
+        mesh,
+        catalog,
+        concurrency,
+    };
     controller::run(client.clone(), settings, shared, end).await;
     if holder.is_finished() {
         // Another replica leads now: exit non-zero, so the pod restarts as a standby.

@@ -6,10 +6,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use dappctl::diagnostic::{Diagnostic, Severity};
 use dappctl::load::yaml::{Limits, parse};
+use dappctl::render::Templates;
 use dappctl::report::{Format, HumanOptions};
 use dappctl::source::SourceFile;
 use dappctl::validate::{Report, Validated};
@@ -32,7 +33,11 @@ pub enum Rendered {
 /// The last check of each environment's mesh, reused while no product of it and not the
 /// mesh itself has changed: checking is linear in the mesh, rendering one product is not.
 #[derive(Default)]
-pub struct Meshes(Mutex<HashMap<Option<String>, Arc<Checked>>>);
+pub struct Meshes {
+    checked: Mutex<HashMap<Option<String>, Arc<Checked>>>,
+    /// The built-in templates, compiled once.
+    templates: OnceLock<Result<Templates, String>>,
+}
 
 /// An environment's mesh, checked: valid without the products that are not, or invalid as a
 /// whole (the Mesh or a Domain is).
@@ -62,16 +67,17 @@ impl Meshes {
             .collect();
         let key = key(mesh, &members);
         let env = target.env().map(str::to_owned);
-        let cached = self.0.lock().expect("meshes lock").get(&env).cloned();
-        let checked = match cached {
-            Some(checked) if checked.key == key => checked,
-            _ => {
-                let checked = Arc::new(check(key, mesh, &members));
-                self.0
-                    .lock()
-                    .expect("meshes lock")
-                    .insert(env, checked.clone());
-                checked
+        let checked = {
+            // Held while checking: reconciles that arrive together (all of them, at start)
+            // wait for one check instead of each running their own, side by side.
+            let mut checked = self.checked.lock().expect("meshes lock");
+            match checked.get(&env) {
+                Some(found) if found.key == key => found.clone(),
+                _ => {
+                    let fresh = Arc::new(check(key, mesh, &members));
+                    checked.insert(env, fresh.clone());
+                    fresh
+                }
             }
         };
         let name = target.metadata.name.clone().unwrap_or_default();
@@ -79,9 +85,12 @@ impl Meshes {
         if let Some(message) = checked.invalid.get(&(namespace, name.clone())) {
             return Rendered::Invalid(message.clone());
         }
-        match &checked.validated {
-            Ok(validated) => render_product(validated, target, &name),
-            Err(message) => Rendered::Invalid(message.clone()),
+        let templates = self
+            .templates
+            .get_or_init(|| Templates::load(None).map_err(|e| e.to_string()));
+        match (&checked.validated, templates) {
+            (Ok(validated), Ok(templates)) => render_product(validated, templates, target, &name),
+            (Err(message), _) | (_, Err(message)) => Rendered::Invalid(message.clone()),
         }
     }
 }
@@ -198,7 +207,12 @@ fn report(report: &Report, file: Option<usize>) -> String {
 }
 
 /// The product's children, as `dappctl render` writes them.
-fn render_product(validated: &Validated, target: &DataProduct, name: &str) -> Rendered {
+fn render_product(
+    validated: &Validated,
+    templates: &Templates,
+    target: &DataProduct,
+    name: &str,
+) -> Rendered {
     let environments = &validated.mesh.spec.spec.environments;
     let env = match target.env() {
         Some(env) => env.to_owned(),
@@ -212,7 +226,7 @@ fn render_product(validated: &Validated, target: &DataProduct, name: &str) -> Re
             ));
         }
     };
-    let files = match dappctl::render::product(validated, &env, name, None) {
+    let files = match dappctl::render::product(validated, &env, name, templates) {
         Ok(files) => files,
         Err(e) => return Rendered::Invalid(e.to_string()),
     };

@@ -94,7 +94,7 @@ pub fn id(product: &DataProduct) -> String {
 
 /// The catalog entry of a product: what it is, who owns it, and where its output ports are.
 pub fn entry(product: &DataProduct, endpoints: &[Value]) -> Value {
-    let spec = &product.spec;
+    let spec = product.spec.to_value();
     let text = |key: &str| spec.get(key).and_then(Value::as_str).unwrap_or_default();
     let name = product.metadata.name.clone().unwrap_or_default();
     let ports: Vec<Value> = spec

@@ -18,12 +18,52 @@ pub const ENV_LABEL: &str = "dappmesh.io/env";
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct DataProduct {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "without_managed_fields")]
     pub metadata: ObjectMeta,
     #[serde(default)]
-    pub spec: Value,
+    pub spec: Json,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<Value>,
+    pub status: Option<Json>,
+}
+
+/// A spec or status as compact JSON text. The operator keeps every DataProduct in memory,
+/// and as a tree each would cost several times its text; a reconcile reads them a few times
+/// at most.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Json(Box<str>);
+
+impl Json {
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+impl From<Value> for Json {
+    fn from(value: Value) -> Json {
+        Json(value.to_string().into_boxed_str())
+    }
+}
+
+impl Serialize for Json {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_value().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Json, D::Error> {
+        Value::deserialize(deserializer).map(Json::from)
+    }
+}
+
+/// The operator keeps every DataProduct in memory and never reads who manages which field;
+/// managedFields mirror the whole spec and would double what each one costs.
+fn without_managed_fields<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<ObjectMeta, D::Error> {
+    let mut metadata = ObjectMeta::deserialize(deserializer)?;
+    metadata.managed_fields = None;
+    Ok(metadata)
 }
 
 impl kube::Resource for DataProduct {

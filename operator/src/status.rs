@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::children::ChildRef;
-use crate::resource::DataProduct;
+use crate::resource::{DataProduct, Json};
 
 /// Where a reconcile ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +52,8 @@ pub fn status(
             condition("Stalled", false, reason, ""),
         ),
     };
-    let previous = product.status.as_ref();
+    let previous = product.status.as_ref().map(Json::to_value);
+    let previous = previous.as_ref();
     let conditions: Vec<Value> = [ready, reconciling, stalled]
         .into_iter()
         .map(|mut c| {
@@ -135,10 +136,10 @@ mod tests {
     fn transition_times_hold_while_a_condition_keeps_its_value() {
         let mut product = DataProduct::default();
         product.metadata.generation = Some(3);
-        product.status = Some(json!({"conditions": [
+        product.status = Some(Json::from(json!({"conditions": [
             {"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"},
             {"type": "Stalled", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"},
-        ]}));
+        ]})));
         let status = status(&product, &Phase::Ready, &["Service/a".into()], &[], None);
         assert_eq!(status["observedGeneration"], 3);
         let conditions = status["conditions"].as_array().unwrap();

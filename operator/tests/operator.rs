@@ -110,7 +110,11 @@ async fn start_with(
         name: "dappmesh-mesh".into(),
     };
     if in_process {
-        let settings = Settings { mesh, catalog };
+        let settings = Settings {
+            mesh,
+            catalog,
+            concurrency: 4,
+        };
         tokio::spawn(controller::run(
             client.clone(),
             settings,
@@ -762,6 +766,7 @@ async fn refusals_and_conflicts_from_the_api_server_are_retried_until_it_converg
             name: "dappmesh-mesh".into(),
         },
         catalog: None,
+        concurrency: 4,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(controller::run(

@@ -30,8 +30,9 @@ use crate::validate::{Doc, Validated};
 use crate::write::Output;
 pub use context::resource_name;
 pub use emit::to_yaml;
+use templates::Entry;
+pub use templates::Templates;
 pub use templates::{EMBEDDED, Scope};
-use templates::{Entry, Templates};
 
 #[derive(Debug, Default, Clone)]
 pub struct Options {
@@ -174,38 +175,132 @@ impl Earlier for Afresh {
 }
 
 /// Renders one product in one environment: the files `render` writes under
-/// `envs/<env>/<domain>/<product>/`, byte for byte. The rest of the mesh is still read (a
-/// product's NetworkPolicies depend on who consumes its ports), but not rendered.
+/// `envs/<env>/<domain>/<product>/`, byte for byte. The rest of the mesh is read (a
+/// product's NetworkPolicies depend on who consumes its ports) but not rendered, and no
+/// other product's key is computed: the operator calls this once per reconcile.
 pub fn product(
     validated: &Validated,
     env: &str,
     name: &str,
-    templates: Option<&Path>,
+    templates: &Templates,
 ) -> Result<std::collections::BTreeMap<String, Vec<u8>>, RenderError> {
-    /// Everything but one product's directory counts as rendered already, with no files.
-    struct Only(String);
-    impl Earlier for Only {
-        fn directory(&self, dir: &str, _: u64) -> Option<Vec<String>> {
-            (dir != self.0).then(Vec::new)
-        }
-        fn run(&self, _: &str, _: u64) -> Option<Vec<String>> {
-            Some(Vec::new())
-        }
-    }
-    let domain = validated
+    let mesh = &validated.mesh.spec;
+    let env = environment(mesh, env)?;
+    let doc = validated
         .products
         .iter()
         .find(|p| p.spec.metadata.name == name)
-        .map(|p| p.spec.metadata.domain.clone())
         .ok_or_else(|| RenderError::UnknownProduct {
             name: name.to_owned(),
         })?;
-    let options = Options {
-        env: Some(env.to_owned()),
-        templates: templates.map(Path::to_path_buf),
-    };
-    let only = Only(format!("envs/{env}/{domain}/{name}"));
-    Ok(render(validated, &options, &only)?.output.files)
+    let product_entries: Vec<&Entry> = templates
+        .entries
+        .iter()
+        .filter(|e| e.scope == Scope::Product)
+        .collect();
+    let mut objects = product_objects(
+        templates,
+        &product_entries,
+        validated,
+        doc,
+        env,
+        &context::mesh(mesh),
+        &context::environment(env),
+        &context::consumers(validated),
+        &context::products(validated),
+    )?;
+    objects.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    duplicates(&objects)?;
+    Ok(objects
+        .into_iter()
+        .map(|o| (o.path, o.text.into_bytes()))
+        .collect())
+}
+
+fn environment<'a>(
+    mesh: &'a crate::model::Mesh,
+    name: &str,
+) -> Result<&'a Environment, RenderError> {
+    mesh.spec
+        .environments
+        .iter()
+        .find(|e| e.name == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = mesh
+                .spec
+                .environments
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect();
+            RenderError::UnknownEnv {
+                name: name.to_owned(),
+                help: format!("the mesh's environments are {}", known.join(", ")),
+            }
+        })
+}
+
+/// The objects of one product in one environment, from the product-scoped templates.
+#[allow(clippy::too_many_arguments)]
+fn product_objects(
+    templates: &Templates,
+    entries: &[&Entry],
+    validated: &Validated,
+    doc: &Doc<DataProduct>,
+    env: &Environment,
+    mesh_context: &Value,
+    env_context: &Value,
+    consumers: &context::Consumers<'_>,
+    by_name: &context::Products<'_>,
+) -> Result<Vec<Object>, RenderError> {
+    let meta = &doc.spec.metadata;
+    let dir = Path::new("envs")
+        .join(&env.name)
+        .join(&meta.domain)
+        .join(&meta.name);
+    let custom_resource = resource::spec(doc);
+    let product = context::product(validated, doc, env, consumers, by_name, &custom_resource);
+    // Converted once: templates would otherwise each convert the whole context again.
+    let ctx = minijinja::Value::from_serialize(
+        json!({ "mesh": mesh_context, "env": env_context, "product": product }),
+    );
+    let mut objects = Vec::new();
+    for entry in entries {
+        objects.extend(render_entry(
+            templates,
+            entry,
+            &dir.join(&entry.subdir),
+            &ctx,
+        )?);
+    }
+    Ok(objects)
+}
+
+fn render_entry(
+    templates: &Templates,
+    entry: &Entry,
+    dir: &Path,
+    ctx: &minijinja::Value,
+) -> Result<Vec<Object>, RenderError> {
+    let template = templates
+        .env
+        .get_template(&entry.name)
+        .map_err(|e| RenderError::template(&entry.name, &e))?;
+    let text = template
+        .render(ctx)
+        .map_err(|e| RenderError::template(&entry.name, &e))?;
+    split(&entry.name, entry.custom, dir, &text)
+}
+
+/// Objects sorted by path may not share one.
+fn duplicates(objects: &[Object]) -> Result<(), RenderError> {
+    match objects.windows(2).find(|w| w[0].path == w[1].path) {
+        Some(pair) => Err(RenderError::Duplicate {
+            path: pair[0].path.clone(),
+            first: pair[0].template.clone(),
+            second: pair[1].template.clone(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Renders the mesh. `earlier` is asked, for each product in each environment and each other
@@ -220,22 +315,7 @@ pub fn render(
     let mesh = &validated.mesh.spec;
     let envs: Vec<&Environment> = match &options.env {
         None => mesh.spec.environments.iter().collect(),
-        Some(name) => {
-            let found = mesh.spec.environments.iter().find(|e| &e.name == name);
-            let Some(env) = found else {
-                let known: Vec<&str> = mesh
-                    .spec
-                    .environments
-                    .iter()
-                    .map(|e| e.name.as_str())
-                    .collect();
-                return Err(RenderError::UnknownEnv {
-                    name: name.clone(),
-                    help: format!("the mesh's environments are {}", known.join(", ")),
-                });
-            };
-            vec![env]
-        }
+        Some(name) => vec![environment(mesh, name)?],
     };
     let skipped_envs = mesh
         .spec
@@ -333,18 +413,6 @@ pub fn render(
         .filter(|e| e.scope == Scope::Product)
         .collect();
 
-    let render_one =
-        |entry: &Entry, dir: &Path, ctx: &minijinja::Value| -> Result<Vec<Object>, RenderError> {
-            let template = templates
-                .env
-                .get_template(&entry.name)
-                .map_err(|e| RenderError::template(&entry.name, &e))?;
-            let text = template
-                .render(ctx)
-                .map_err(|e| RenderError::template(&entry.name, &e))?;
-            split(&entry.name, entry.custom, dir, &text)
-        };
-
     // Every run is independent of the others; products are most of them.
     let scoped = || {
         jobs.par_iter()
@@ -354,7 +422,8 @@ pub fn render(
                 if let Some(files) = earlier.run(&unit, key) {
                     return Ok(Part::Intact { unit, key, files });
                 }
-                let objects = render_one(entry, dir, &minijinja::Value::from_serialize(ctx))?;
+                let ctx = minijinja::Value::from_serialize(ctx);
+                let objects = render_entry(&templates, entry, dir, &ctx)?;
                 Ok(Part::Rendered { unit, key, objects })
             })
             .collect::<Result<Vec<Part>, RenderError>>()
@@ -386,17 +455,17 @@ pub fn render(
                         files,
                     });
                 }
-                let custom_resource = resource::spec(doc);
-                let product =
-                    context::product(validated, doc, env, &consumers, &by_name, &custom_resource);
-                // Converted once: templates would otherwise each convert the whole context again.
-                let ctx = minijinja::Value::from_serialize(
-                    json!({ "mesh": mesh_context, "env": env_context, "product": product }),
-                );
-                let mut objects = Vec::new();
-                for entry in &product_entries {
-                    objects.extend(render_one(entry, &dir.join(&entry.subdir), &ctx)?);
-                }
+                let objects = product_objects(
+                    &templates,
+                    &product_entries,
+                    validated,
+                    doc,
+                    env,
+                    &mesh_context,
+                    env_context,
+                    &consumers,
+                    &by_name,
+                )?;
                 Ok(Part::Rendered {
                     unit: dir_key,
                     key,
@@ -451,13 +520,7 @@ pub fn render(
     output.intact.extend(runs_intact);
 
     objects.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    if let Some(pair) = objects.windows(2).find(|w| w[0].path == w[1].path) {
-        return Err(RenderError::Duplicate {
-            path: pair[0].path.clone(),
-            first: pair[0].template.clone(),
-            second: pair[1].template.clone(),
-        });
-    }
+    duplicates(&objects)?;
     output.files = objects
         .into_iter()
         .map(|o| (o.path, o.text.into_bytes()))
@@ -734,7 +797,8 @@ mod tests {
             .validated
             .expect("the examples are valid");
         let whole = render(&validated, &Options::default(), &Afresh).unwrap();
-        let alone = product(&validated, "prod", "sales-orders", None).unwrap();
+        let templates = Templates::load(None).unwrap();
+        let alone = product(&validated, "prod", "sales-orders", &templates).unwrap();
         let dir = "envs/prod/sales/sales-orders/";
         let expected: std::collections::BTreeMap<String, Vec<u8>> = whole
             .output
@@ -745,8 +809,12 @@ mod tests {
         assert!(expected.len() > 10);
         assert_eq!(alone, expected);
         assert!(matches!(
-            product(&validated, "prod", "no-such-product", None),
+            product(&validated, "prod", "no-such-product", &templates),
             Err(RenderError::UnknownProduct { .. })
+        ));
+        assert!(matches!(
+            product(&validated, "staging", "sales-orders", &templates),
+            Err(RenderError::UnknownEnv { .. })
         ));
     }
 

@@ -191,6 +191,7 @@ mod tests {
         let outcome = crate::validate::validate_texts(texts);
         let again = outcome.validated.expect("the cluster's copy is valid");
         assert_eq!(again.products.len(), resources.len());
+        let templates = crate::render::Templates::load(None).unwrap();
         for doc in &again.products {
             let meta = &doc.spec.metadata;
             let dir = format!("envs/prod/{}/{}/", meta.domain, meta.name);
@@ -199,7 +200,7 @@ mod tests {
                 .filter(|(p, _)| p.starts_with(&dir))
                 .map(|(p, t)| (p.clone(), t.clone()))
                 .collect();
-            let alone = crate::render::product(&again, "prod", &meta.name, None).unwrap();
+            let alone = crate::render::product(&again, "prod", &meta.name, &templates).unwrap();
             assert_eq!(alone, expected, "{dir}");
         }
     }

@@ -131,7 +131,7 @@ pub(crate) fn resources(store: &Store) -> Vec<Resource> {
     let mut all: Vec<Resource> = builtins().collect();
     all.extend(
         store
-            .list("apiextensions.k8s.io", "customresourcedefinitions")
+            .list("apiextensions.k8s.io", "customresourcedefinitions", None)
             .flat_map(crd_resources),
     );
     all

@@ -38,6 +38,7 @@ use serde_json::{Value, json};
 use tokio::{runtime::Handle, sync::oneshot};
 
 pub use fault::{Fault, Method};
+pub use store::HISTORY as WATCH_HISTORY;
 
 use crate::{
     routes::{Change, Target},
@@ -221,6 +222,12 @@ impl ApiServer {
         };
         objects.sort_by_cached_key(key);
         objects
+    }
+
+    /// How many stored objects match, without copying them: cheap enough to poll while a
+    /// benchmark runs against the server.
+    pub fn count(&self, matches: impl Fn(&Value) -> bool) -> usize {
+        self.shared.store().all().filter(|o| matches(o)).count()
     }
 
     /// Every request received so far, in order, including refused ones.

@@ -301,7 +301,7 @@ fn list(shared: &Shared, t: &Target, query: &HashMap<String, String>) -> Result<
     let store = shared.store();
     let r = &t.resource;
     let items: Vec<Value> = store
-        .list(&r.group, &r.plural)
+        .list(&r.group, &r.plural, t.namespace.as_deref())
         .filter(|o| filter.matches(o))
         .map(|o| r.serve(o))
         .collect();

@@ -50,7 +50,7 @@ pub(crate) fn serve(
             // No resourceVersion: the current objects as ADDED events first, as the real server does.
             None | Some("" | "0") => {
                 let current = store
-                    .list(&r.group, &r.plural)
+                    .list(&r.group, &r.plural, t.namespace.as_deref())
                     .filter(|o| filter.matches(o));
                 pending.extend(current.map(|o| line("ADDED", r.serve(o))));
                 if query.get("sendInitialEvents").is_some_and(|v| v == "true") {

@@ -114,7 +114,7 @@ async fn a_watch_replays_matching_changes_and_ends_with_a_bookmark() {
 async fn a_resource_version_older_than_the_history_is_expired() {
     let server = ApiServer::start(quiet());
     post(&server, CONFIGMAPS, &configmap("busy", json!({}))).await;
-    for i in 0..1100 {
+    for i in 0..test_apiserver::WATCH_HISTORY + 100 {
         let status = json!({"count": i});
         server
             .set_status("v1", "ConfigMap", Some("default"), "busy", status)
