@@ -121,6 +121,24 @@ pub fn entry(product: &DataProduct, endpoints: &[Value]) -> Value {
             out
         })
         .collect();
+    // An input port read from another product names that product's output contract, as
+    // the entries of output ports do theirs: the dashboard draws lineage by it.
+    let inputs: Vec<Value> = spec
+        .pointer("/dataInUse/inputPorts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|port| {
+            let mut out = json!({"name": port["name"]});
+            let source = &port["product"];
+            if let (Some(product), Some(output)) =
+                (source["name"].as_str(), source["outputPort"].as_str())
+            {
+                out["contractId"] = json!(format!("{product}-{output}"));
+            }
+            out
+        })
+        .collect();
     let widgets: Vec<Value> = spec
         .get("widgets")
         .and_then(Value::as_array)
@@ -134,6 +152,7 @@ pub fn entry(product: &DataProduct, endpoints: &[Value]) -> Value {
         "owner": text("owner"),
         "version": text("version"),
         "status": spec.get("status").and_then(Value::as_str).unwrap_or("proposed"),
+        "inputPorts": inputs,
         "outputPorts": ports,
         "widgets": widgets,
     });
@@ -153,6 +172,30 @@ pub fn backoff(attempts: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_ports_name_the_contract_of_the_output_port_they_read() {
+        let spec = json!({"dataInUse": {
+            "inputPorts": [
+                {"name": "orders", "product": {"domain": "sales", "name": "sales-orders", "outputPort": "orders-sql"}},
+                {"name": "pixel", "connector": {"type": "tracking-pixel"}},
+            ],
+            "outputPorts": [{"name": "forecast-api", "type": "rest", "version": "0.3.0"}],
+        }});
+        let mut product = DataProduct::default();
+        product.metadata.name = Some("sales-orders".into());
+        product.spec = spec.into();
+        let entry = entry(&product, &[]);
+        assert_eq!(
+            entry["inputPorts"],
+            json!([{"name": "orders", "contractId": "sales-orders-orders-sql"}, {"name": "pixel"}])
+        );
+        // The provider's own entry names the same contract for that port.
+        assert_eq!(
+            entry["outputPorts"][0]["contract"]["id"],
+            "sales-orders-forecast-api"
+        );
+    }
 
     #[test]
     fn the_delay_doubles_up_to_five_minutes() {

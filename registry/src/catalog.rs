@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use crate::input::{BodyError, IdKind, Invalid, check_id, check_text, check_url, parse_object};
 use crate::widget::{Attributes, Element};
 
+pub const MAX_INPUT_PORTS: usize = 64;
 pub const MAX_OUTPUT_PORTS: usize = 64;
 pub const MAX_WIDGETS: usize = 32;
 pub const MAX_DESCRIPTION_CHARS: usize = 2048;
@@ -29,6 +30,8 @@ struct ProductSpec {
     status: String,
     description: Option<String>,
     #[serde(default)]
+    input_ports: Vec<InputPort>,
+    #[serde(default)]
     output_ports: Vec<OutputPort>,
     #[serde(default)]
     widgets: Vec<ProductWidget>,
@@ -39,6 +42,17 @@ pub const STATUSES: [&str; 5] = ["proposed", "draft", "active", "deprecated", "r
 
 /// The kinds of output port the Data Application Model knows.
 pub const PORT_TYPES: [&str; 5] = ["rest", "graphql", "grpc", "sql", "stream"];
+
+/// What a product reads, as ODPS writes it: the contract names the output port it reads
+/// (another product's), which is how lineage between products is drawn. A port fed by a
+/// connector has no contract.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct InputPort {
+    name: String,
+    version: Option<String>,
+    contract_id: Option<String>,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -163,6 +177,26 @@ pub fn parse_product(id: &str, body: &[u8]) -> Result<NewProduct, BodyError> {
     if let Some(d) = &spec.description {
         check_text("description", d, MAX_DESCRIPTION_CHARS)?;
     }
+    if spec.input_ports.len() > MAX_INPUT_PORTS {
+        return Err(Invalid::new("inputPorts", format!("at most {MAX_INPUT_PORTS} ports")).into());
+    }
+    let mut input_names = HashSet::new();
+    for (i, port) in spec.input_ports.iter().enumerate() {
+        let at = |f: &str| format!("inputPorts[{i}].{f}");
+        check_label(&at("name"), &port.name)?;
+        if !input_names.insert(port.name.as_str()) {
+            return Err(Invalid::new(at("name"), "duplicate port name").into());
+        }
+        if let Some(v) = &port.version {
+            check_semver(&at("version"), v)?;
+        }
+        if let Some(c) = &port.contract_id {
+            if c.is_empty() {
+                return Err(Invalid::new(at("contractId"), "must not be empty").into());
+            }
+            check_text(&at("contractId"), c, MAX_CONTRACT_ID_CHARS)?;
+        }
+    }
     if spec.output_ports.len() > MAX_OUTPUT_PORTS {
         return Err(
             Invalid::new("outputPorts", format!("at most {MAX_OUTPUT_PORTS} ports")).into(),
@@ -239,6 +273,7 @@ mod tests {
             "owner": "team-sales-data",
             "version": "2.1.0",
             "status": "active",
+            "inputPorts": [{"name": "customers", "contractId": "customers-customers-sql"}, {"name": "web-shop-cdc"}],
             "outputPorts": [{
                 "name": "orders-sql",
                 "type": "sql",
@@ -285,6 +320,18 @@ mod tests {
         assert_eq!(
             field(URN, |v| v["description"] = "a\u{202E}".into()),
             "description"
+        );
+        assert_eq!(
+            field(URN, |v| v["inputPorts"][1]["name"] = "customers".into()),
+            "inputPorts[1].name"
+        );
+        assert_eq!(
+            field(URN, |v| v["inputPorts"][0]["contractId"] = "".into()),
+            "inputPorts[0].contractId"
+        );
+        assert_eq!(
+            field(URN, |v| v["inputPorts"][0]["version"] = "1".into()),
+            "inputPorts[0].version"
         );
         assert_eq!(
             field(URN, |v| v["outputPorts"][0]["endpoint"] =

@@ -222,6 +222,10 @@ fn product_schemas() -> Value {
                     "version": {"type": "string", "description": "Semantic version; its major must match a URN id's."},
                     "status": {"enum": crate::catalog::STATUSES},
                     "description": {"type": "string", "maxLength": 2048},
+                    "inputPorts": {"type": "array", "maxItems": 64, "items": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
+                        "name": {"type": "string", "maxLength": 63},
+                        "version": {"type": "string"},
+                        "contractId": {"type": "string", "maxLength": 256, "description": "The contract of the output port it reads: lineage."}}}},
                     "outputPorts": {"type": "array", "maxItems": 64, "items": {"type": "object", "required": ["name", "type"], "additionalProperties": false, "properties": {
                         "name": {"type": "string", "maxLength": 63},
                         "type": {"enum": crate::catalog::PORT_TYPES},
