@@ -24,6 +24,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
 
+echo "== dashboard: bundle freshness and browser tests (headless Chromium)"
+bash dashboard/tests/run.sh
+
 # The rendered examples against two independent oracles (tests/oracles/README.md), for every
 # Kubernetes release the example mesh targets. The oracles live in a venv this installs.
 if ! python3 -m venv --help >/dev/null 2>&1; then

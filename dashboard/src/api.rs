@@ -1,0 +1,231 @@
+//! The HTTP service: the page, the cached lists, the bundle proxy and the probes, and how
+//! every refusal becomes a JSON error `{"error": code, "message": text}` with the right
+//! status.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
+use url::Url;
+
+use crate::bundle::{BundleError, Bundles, Kind};
+use crate::listing::{Current, Listing};
+use crate::page;
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub listing: Arc<Listing>,
+    pub bundles: Arc<Bundles>,
+    /// The Content-Security-Policy header, computed once.
+    pub csp: HeaderValue,
+}
+
+/// An error response.
+#[derive(Debug)]
+pub struct AppError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl AppError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        AppError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"error": self.code, "message": self.message})),
+        )
+            .into_response()
+    }
+}
+
+impl From<BundleError> for AppError {
+    fn from(e: BundleError) -> Self {
+        let (status, code) = match e {
+            BundleError::Timeout => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
+            BundleError::Unreachable => (StatusCode::BAD_GATEWAY, "upstream_unreachable"),
+            BundleError::Status(_) => (StatusCode::BAD_GATEWAY, "upstream_status"),
+            BundleError::ContentType(..) => (StatusCode::BAD_GATEWAY, "upstream_content_type"),
+            BundleError::TooLarge(_) => (StatusCode::BAD_GATEWAY, "upstream_too_large"),
+        };
+        AppError::new(status, code, e.to_string())
+    }
+}
+
+fn json_bytes(body: axum::body::Bytes) -> Response {
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn list(current: Current) -> Result<Response, AppError> {
+    match current {
+        Current::Ready(body) => Ok(json_bytes(body)),
+        Current::Unavailable(reason) => Err(AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "registry_unavailable",
+            format!("no list has been read from the registry yet: {reason}"),
+        )),
+    }
+}
+
+async fn widgets(State(state): State<AppState>) -> Result<Response, AppError> {
+    list(state.listing.widgets())
+}
+
+async fn products(State(state): State<AppState>) -> Result<Response, AppError> {
+    list(state.listing.products())
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
+    if state.listing.is_ready() {
+        Ok(Json(json!({"status": "ready"})))
+    } else {
+        Err(AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the registry has not been read yet",
+        ))
+    }
+}
+
+/// `GET /api/bundles/{id}?url=…`: the widget's registered script or stylesheet.
+async fn bundle(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let Path(id) =
+        id.map_err(|r| AppError::new(StatusCode::BAD_REQUEST, "invalid_path", r.body_text()))?;
+    let Query(query) = query
+        .map_err(|r| AppError::new(StatusCode::BAD_REQUEST, "invalid_query", r.body_text()))?;
+    let Some(asked) = query.get("url") else {
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "missing_url",
+            "give the bundle URL as ?url=…",
+        ));
+    };
+    let Some(registered) = state.listing.bundle(&id) else {
+        return Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_widget",
+            "no widget with this id is registered",
+        ));
+    };
+    // The URL asked for is compared, after parsing, with the ones registered: the proxy
+    // never fetches anything else.
+    let asked = Url::parse(asked).ok();
+    let kind_and_url = match (&asked, &registered.js, &registered.css) {
+        (Some(a), Some(js), _) if a == js => Some((Kind::Script, js)),
+        (Some(a), _, Some(css)) if a == css => Some((Kind::Style, css)),
+        _ => None,
+    };
+    let Some((kind, url)) = kind_and_url else {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "not_registered",
+            "this URL is not a bundle registered for this widget",
+        ));
+    };
+    let fetched = state.bundles.get(url, kind).await?;
+    let etag = HeaderValue::from_str(&fetched.etag).unwrap_or(HeaderValue::from_static("\"\""));
+    let cache = [
+        (ETAG, etag),
+        (
+            CACHE_CONTROL,
+            HeaderValue::from_static("private, max-age=60"),
+        ),
+    ];
+    if page::not_modified(&headers, &fetched.etag) {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    Ok((
+        cache,
+        [(CONTENT_TYPE, HeaderValue::from_static(kind.content_type()))],
+        fetched.body,
+    )
+        .into_response())
+}
+
+async fn page_or_not_found(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    if (method == Method::GET || method == Method::HEAD)
+        && let Some(response) = page::serve(uri.path(), &headers)
+    {
+        return response;
+    }
+    AppError::new(
+        StatusCode::NOT_FOUND,
+        "no_route",
+        format!("no route for {method} {}", uri.path()),
+    )
+    .into_response()
+}
+
+async fn wrong_method(method: Method) -> AppError {
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed here"),
+    )
+}
+
+async fn security_headers(State(csp): State<HeaderValue>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    page::secure(response.headers_mut(), &csp);
+    response
+}
+
+/// The whole HTTP service.
+pub fn app(state: AppState) -> Router {
+    let csp = state.csp.clone();
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/api/widgets", get(widgets))
+        .route("/api/products", get(products))
+        .route("/api/bundles/{id}", get(bundle))
+        .fallback(page_or_not_found)
+        .method_not_allowed_fallback(wrong_method)
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(csp, security_headers))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                AppError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
+                .into_response()
+            },
+        ))
+}
