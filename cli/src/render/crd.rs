@@ -22,6 +22,24 @@ const KEPT: [&str; 10] = [
     "required",
 ];
 
+/// The lists whose items `dappctl validate` holds unique by a key (rules/names.rs), as paths
+/// under the resource's spec (`*` stands for every item of a list). The cluster is told
+/// too, with `x-kubernetes-list-type: map`, so it refuses the same duplicates and
+/// server-side apply merges these lists item by item instead of replacing them whole.
+pub const KEYED_LISTS: [(&str, &[&str]); 11] = [
+    ("dataAtRest.schemas", &["name", "version"]),
+    ("dataAtRest.schemas.*.properties", &["name"]),
+    ("dataInMotion.flow", &["id"]),
+    ("dataInMotion.workflows", &["name"]),
+    ("dataInUse.inputPorts", &["name"]),
+    ("dataInUse.outputPorts", &["name"]),
+    ("governance.roles", &["name"]),
+    ("governance.secrets", &["name"]),
+    ("processing.pipelines", &["name"]),
+    ("storage", &["name"]),
+    ("widgets", &["name"]),
+];
+
 /// `openAPIV3Schema` for DataProduct: the product's metadata fields (but its name and labels,
 /// which Kubernetes metadata holds) and its spec, side by side under `spec`.
 pub fn dataproduct_schema() -> Value {
@@ -48,6 +66,9 @@ pub fn dataproduct_schema() -> Value {
         if let Some(Value::Array(names)) = part.get("required") {
             required.extend(names.iter().filter(|n| *n != "name").cloned());
         }
+    }
+    for (path, keys) in KEYED_LISTS {
+        mark_keyed(&mut properties, path, keys);
     }
     json!({
         "type": "object",
@@ -150,6 +171,40 @@ fn structural(document: &Value, node: &Value, depth: usize) -> Value {
     Value::Object(out)
 }
 
+/// Marks the list at `path` (below `properties`) as a map keyed by `keys`. Kubernetes takes
+/// only keys every item must have: a key the schema does not require is left out, and with
+/// none left the list stays atomic (the tests catch either).
+fn mark_keyed(properties: &mut Map<String, Value>, path: &str, keys: &[&str]) {
+    let mut segments = path.split('.');
+    let Some(first) = segments.next() else { return };
+    let mut node = properties.get_mut(first);
+    for segment in segments {
+        node = match (segment, node) {
+            ("*", Some(list)) => list.get_mut("items"),
+            (name, Some(object)) => object.get_mut("properties").and_then(|p| p.get_mut(name)),
+            (_, None) => None,
+        };
+    }
+    let Some(Value::Object(list)) = node else {
+        return;
+    };
+    let required: Vec<&str> = list
+        .get("items")
+        .and_then(|i| i.get("required"))
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let keys: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|k| required.contains(k))
+        .collect();
+    if !keys.is_empty() {
+        list.insert("x-kubernetes-list-type".into(), json!("map"));
+        list.insert("x-kubernetes-list-map-keys".into(), json!(keys));
+    }
+}
+
 /// The one JSON type every value of an `enum` has, if they share one.
 fn enum_type(values: &[Value]) -> Option<&'static str> {
     let type_of = |v: &Value| match v {
@@ -200,6 +255,31 @@ mod tests {
         for key in ["items", "additionalProperties"] {
             if let Some(v) = map.get(key) {
                 walk(v, &format!("{path}[{key}]"), problems);
+            }
+        }
+    }
+
+    #[test]
+    fn lists_validate_keeps_unique_are_maps_by_their_required_keys() {
+        let schema = dataproduct_schema();
+        let spec = &schema["properties"]["spec"];
+        for (path, keys) in KEYED_LISTS {
+            let mut node = spec;
+            for segment in path.split('.') {
+                node = match segment {
+                    "*" => &node["items"],
+                    name => &node["properties"][name],
+                };
+            }
+            assert_eq!(node["type"], "array", "{path}");
+            assert_eq!(node["x-kubernetes-list-type"], "map", "{path}");
+            assert_eq!(node["x-kubernetes-list-map-keys"], json!(keys), "{path}");
+            for key in keys {
+                let required = node["items"]["required"].as_array();
+                assert!(
+                    required.is_some_and(|r| r.contains(&json!(key))),
+                    "{path}: {key} must be required to key the list"
+                );
             }
         }
     }
