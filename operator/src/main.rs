@@ -54,8 +54,27 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    one_arena();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+/// One malloc arena for the process. A check of the mesh runs on rayon's threads and what
+/// it keeps is used from tokio's; with an arena per thread each holds on to what the others
+/// freed. The benchmark's peak RSS at 1,000 products: 77 MiB with glibc's default, 70 with
+/// one arena; the operator is I/O-bound, so the shared lock costs nothing measurable.
+fn one_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; it runs before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::INFO)
         .init();
