@@ -49,7 +49,7 @@ enum Command {
         #[arg(long, env = "REGISTRY_TOKEN_FILE")]
         registry_token_file: Option<std::path::PathBuf>,
         /// How many products are reconciled at once.
-        #[arg(long, env = "CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+        #[arg(long, env = "CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
         concurrency: u16,
     },
 }

@@ -288,6 +288,14 @@ fn broken(kind: Kind, json: &serde_json::Value, found: Vec<Diagnostic>) -> Check
     }
 }
 
+/// A document's JSON text, without the spare capacity the writer grew it by (up to half of
+/// it): every document's text is kept for as long as the mesh is.
+fn exact_text(json: &serde_json::Value) -> String {
+    let mut text = json.to_string();
+    text.shrink_to_fit();
+    text
+}
+
 /// The typed form of a document that passed its schema. A failure here means the schema and
 /// the Rust model disagree: a bug in dappctl, reported as such rather than a panic.
 fn typed<T: DeserializeOwned>(
@@ -302,7 +310,7 @@ fn typed<T: DeserializeOwned>(
             file,
             spans,
             spec,
-            json: json.to_string(),
+            json: exact_text(&json),
         }),
         Err(e) => {
             let span = spans.label::<&str>(&[]);
