@@ -73,19 +73,28 @@ pub struct WidgetView {
     pub problem: Option<String>,
 }
 
-/// Parses the registry list. Entries that are not objects with an id are skipped (and
-/// counted), so that one odd entry does not hide the others.
-pub fn parse_registry(body: &[u8]) -> Result<(Vec<RegistryEntry>, usize), serde_json::Error> {
+/// A JSON array of entries, sorted by id with one entry per id. Entries that do not parse
+/// are skipped and counted, so that one odd entry does not hide the others.
+fn by_id<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    id: impl Fn(&T) -> &String,
+) -> Result<(Vec<T>, usize), serde_json::Error> {
     let raw: Vec<Value> = serde_json::from_slice(body)?;
     let total = raw.len();
-    let mut entries: Vec<RegistryEntry> = raw
+    let mut entries: Vec<T> = raw
         .into_iter()
         .filter_map(|v| serde_json::from_value(v).ok())
         .collect();
     let skipped = total - entries.len();
-    entries.sort_by(|a, b| a.id.cmp(&b.id));
-    entries.dedup_by(|a, b| a.id == b.id);
+    entries.sort_by(|a, b| id(a).cmp(id(b)));
+    entries.dedup_by(|a, b| id(a) == id(b));
     Ok((entries, skipped))
+}
+
+/// Parses the registry list. Entries that are not objects with an id are skipped (and
+/// counted), so that one odd entry does not hide the others.
+pub fn parse_registry(body: &[u8]) -> Result<(Vec<RegistryEntry>, usize), serde_json::Error> {
+    by_id(body, |e: &RegistryEntry| &e.id)
 }
 
 /// The bundle URLs of an entry: absolute http(s) URLs only.
@@ -329,15 +338,7 @@ pub struct Edge {
 
 /// Parses the catalog and resolves lineage. Entries that do not parse are skipped.
 pub fn parse_products(body: &[u8]) -> Result<(Vec<ProductView>, usize), serde_json::Error> {
-    let raw: Vec<Value> = serde_json::from_slice(body)?;
-    let total = raw.len();
-    let mut entries: Vec<CatalogEntry> = raw
-        .into_iter()
-        .filter_map(|v| serde_json::from_value(v).ok())
-        .collect();
-    let skipped = total - entries.len();
-    entries.sort_by(|a, b| a.id.cmp(&b.id));
-    entries.dedup_by(|a, b| a.id == b.id);
+    let (entries, skipped) = by_id(body, |e: &CatalogEntry| &e.id)?;
     // contract id -> (product id, output port); the first product in id order wins a
     // contract id that two products claim, so the drawing does not depend on list order.
     let mut producers: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
