@@ -459,17 +459,9 @@ pub fn sync(
     sorted(&mut before);
     let known = &*cache;
 
-    // Directories first, once each; then the files, in parallel (thousands of small files:
-    // the kernel's work per file dominates, and two cores halve it).
-    let parents: BTreeSet<&str> = files
-        .keys()
-        .filter_map(|p| Some(p.rsplit_once('/')?.0))
-        .collect();
-    let mut real = BTreeSet::new();
-    for parent in parents {
-        no_symlink(dir, parent, &mut real)?;
-        fs::create_dir_all(dir.join(parent))?;
-    }
+    // Directories first, then the files, each in parallel (thousands of small files: the
+    // kernel's work per file dominates, and two cores halve it).
+    let mut real = directories(dir, files.keys().map(String::as_str))?;
     // Files about to be created are owned before they exist: should writing stop halfway,
     // the next run still knows them, and prunes them if they are no longer wanted.
     let mut rewritten = None;
@@ -635,6 +627,65 @@ pub fn fingerprint_cache(out: &Path) -> Option<PathBuf> {
     crate::cache::file("fingerprints", &crate::cache::about_path(out)?)
 }
 
+/// Makes every directory the files at `paths` (relative to `dir`) go in, or checks that it is a
+/// real directory when it is there: a symbolic link could lead outside `dir`. One level at a
+/// time, top down, so each directory's parent is known real before it is made; the directories
+/// of one level (thousands of products') in parallel. Returns the directories.
+fn directories<'a>(
+    dir: &Path,
+    paths: impl Iterator<Item = &'a str>,
+) -> io::Result<BTreeSet<&'a str>> {
+    let mut all = BTreeSet::new();
+    for path in paths {
+        let mut rest = path;
+        // A directory met before came with its ancestors.
+        while let Some((parent, _)) = rest.rsplit_once('/')
+            && all.insert(parent)
+        {
+            rest = parent;
+        }
+    }
+    if !all.is_empty() {
+        fs::create_dir_all(dir)?;
+    }
+    let mut levels: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    for relative in &all {
+        levels
+            .entry(relative.matches('/').count())
+            .or_default()
+            .push(relative);
+    }
+    for level in levels.values() {
+        level.par_iter().try_for_each(|relative| {
+            let path = dir.join(relative);
+            match fs::create_dir(&path) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let meta = fs::symlink_metadata(&path)?;
+                    if meta.file_type().is_symlink() {
+                        Err(symbolic_link(relative))
+                    } else if meta.is_dir() {
+                        Ok(())
+                    } else {
+                        Err(io::Error::new(
+                            io::ErrorKind::AlreadyExists,
+                            format!("`{relative}` is a file where dappctl writes a directory"),
+                        ))
+                    }
+                }
+                made => made,
+            }
+        })?;
+    }
+    Ok(all)
+}
+
+fn symbolic_link(relative: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("`{relative}` is a symbolic link; dappctl writes only real directories"),
+    )
+}
+
 /// Refuses a directory path below `dir` that goes through a symbolic link: the link could
 /// lead outside `dir`, and a committed record could then name files there to delete.
 /// `real` remembers the prefixes already checked.
@@ -650,12 +701,7 @@ fn no_symlink<'a>(dir: &Path, relative: &'a str, real: &mut BTreeSet<&'a str>) -
             continue;
         }
         match fs::symlink_metadata(dir.join(prefix)) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("`{prefix}` is a symbolic link; dappctl writes only real directories"),
-                ));
-            }
+            Ok(meta) if meta.file_type().is_symlink() => return Err(symbolic_link(prefix)),
             // A directory not there yet is created by dappctl itself, so it is real.
             Ok(_) | Err(_) => {
                 real.insert(prefix);
@@ -1029,6 +1075,22 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert!(!outside.join("x.yaml").exists());
+        let deeper = output(files(&[("envs/dev/deep/x.yaml", "1")]));
+        let err = sync(&dir, &deeper, all, &mut Cache::default()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(!outside.join("dev").exists());
+        // A file where a directory goes is left as it is.
+        fs::write(dir.join("platform"), "mine").unwrap();
+        let err = sync(
+            &dir,
+            &output(files(&[("platform/x.yaml", "1")])),
+            all,
+            &mut Cache::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read_to_string(dir.join("platform")).unwrap(), "mine");
+        fs::remove_file(dir.join("platform")).unwrap();
         // A record naming a file behind the link does not get it deleted either.
         fs::write(dir.join(OWNED), "envs/victim.yaml\n").unwrap();
         assert!(sync(&dir, &output(files(&[])), all, &mut Cache::default()).is_err());

@@ -19,6 +19,7 @@ pub mod resource;
 mod templates;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -201,13 +202,16 @@ pub fn product(
     let mut objects = product_objects(
         templates,
         &product_entries,
-        validated,
-        doc,
+        Product {
+            validated,
+            doc,
+            custom_resource: &resource::spec(doc),
+            consumers: &context::consumers(validated),
+            by_name: &context::products(validated),
+        },
         env,
-        &context::mesh(mesh),
-        &context::environment(env),
-        &context::consumers(validated),
-        &context::products(validated),
+        &minijinja::Value::from_serialize(context::mesh(mesh)),
+        &minijinja::Value::from_serialize(context::environment(env)),
     )?;
     objects.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     duplicates(&objects)?;
@@ -239,30 +243,45 @@ fn environment<'a>(
         })
 }
 
+/// A product and what its objects depend on besides the environment.
+struct Product<'a> {
+    validated: &'a Validated,
+    doc: &'a Doc<DataProduct>,
+    /// Its [`resource::spec`], the same in every environment.
+    custom_resource: &'a str,
+    consumers: &'a context::Consumers<'a>,
+    by_name: &'a context::Products<'a>,
+}
+
 /// The objects of one product in one environment, from the product-scoped templates.
-#[allow(clippy::too_many_arguments)]
 fn product_objects(
     templates: &Templates,
     entries: &[&Entry],
-    validated: &Validated,
-    doc: &Doc<DataProduct>,
+    of: Product<'_>,
     env: &Environment,
-    mesh_context: &Value,
-    env_context: &Value,
-    consumers: &context::Consumers<'_>,
-    by_name: &context::Products<'_>,
+    mesh_context: &minijinja::Value,
+    env_context: &minijinja::Value,
 ) -> Result<Vec<Object>, RenderError> {
-    let meta = &doc.spec.metadata;
+    let meta = &of.doc.spec.metadata;
     let dir = Path::new("envs")
         .join(&env.name)
         .join(&meta.domain)
         .join(&meta.name);
-    let custom_resource = resource::spec(doc);
-    let product = context::product(validated, doc, env, consumers, by_name, &custom_resource);
-    // Converted once: templates would otherwise each convert the whole context again.
-    let ctx = minijinja::Value::from_serialize(
-        json!({ "mesh": mesh_context, "env": env_context, "product": product }),
+    let product = context::product(
+        of.validated,
+        of.doc,
+        env,
+        of.consumers,
+        of.by_name,
+        of.custom_resource,
     );
+    // Converted once: templates would otherwise each convert the whole context again. The
+    // mesh's and environment's parts were converted once for all products.
+    let ctx = minijinja::Value::from_iter([
+        ("mesh", mesh_context.clone()),
+        ("env", env_context.clone()),
+        ("product", minijinja::Value::from_serialize(&product)),
+    ]);
     let mut objects = Vec::new();
     for entry in entries {
         objects.extend(render_entry(
@@ -428,19 +447,27 @@ pub fn render(
             })
             .collect::<Result<Vec<Part>, RenderError>>()
     };
-    let work: Vec<(
-        &Environment,
-        &Value,
-        &crate::validate::Doc<crate::model::DataProduct>,
-    )> = envs
+    // Product by product, its environments side by side: they share its custom resource,
+    // made once (when some environment of it is rendered at all).
+    let custom_resources: Vec<OnceLock<String>> =
+        validated.products.iter().map(|_| OnceLock::new()).collect();
+    let mesh_value = minijinja::Value::from_serialize(&mesh_context);
+    let env_values: Vec<minijinja::Value> = env_contexts
         .iter()
-        .zip(&env_contexts)
-        .flat_map(|(env, ctx)| validated.products.iter().map(move |p| (*env, ctx, p)))
+        .map(minijinja::Value::from_serialize)
+        .collect();
+    let work: Vec<(usize, &Environment, &minijinja::Value)> = (0..validated.products.len())
+        .flat_map(|index| {
+            envs.iter()
+                .zip(&env_values)
+                .map(move |(env, ctx)| (index, *env, ctx))
+        })
         .collect();
     let by_name = context::products(validated);
     let per_product = || {
         work.par_iter()
-            .map(|(env, env_context, doc)| {
+            .map(|&(index, env, env_context)| {
+                let doc = &validated.products[index];
                 let meta = &doc.spec.metadata;
                 let dir = Path::new("envs")
                     .join(&env.name)
@@ -455,16 +482,20 @@ pub fn render(
                         files,
                     });
                 }
+                let custom_resource = custom_resources[index].get_or_init(|| resource::spec(doc));
                 let objects = product_objects(
                     &templates,
                     &product_entries,
-                    validated,
-                    doc,
+                    Product {
+                        validated,
+                        doc,
+                        custom_resource,
+                        consumers: &consumers,
+                        by_name: &by_name,
+                    },
                     env,
-                    &mesh_context,
+                    &mesh_value,
                     env_context,
-                    &consumers,
-                    &by_name,
                 )?;
                 Ok(Part::Rendered {
                     unit: dir_key,
@@ -651,6 +682,9 @@ fn product_key(
 /// style, so a line scan finds them; a user's template is parsed as YAML, which also catches
 /// output that is not YAML at all.
 fn split(template: &str, custom: bool, dir: &Path, text: &str) -> Result<Vec<Object>, RenderError> {
+    let dir = dir.to_string_lossy();
+    // A template with no subdirectory was joined with "", which leaves a trailing '/'.
+    let dir = dir.trim_end_matches('/');
     let mut objects = Vec::new();
     for (index, document) in documents(text).into_iter().enumerate() {
         let (kind, name) = if custom {
@@ -665,12 +699,14 @@ fn split(template: &str, custom: bool, dir: &Path, text: &str) -> Result<Vec<Obj
                 help: "every rendered document is one Kubernetes object".into(),
             })?
         };
-        let file = format!("{}-{}.yaml", kind.to_ascii_lowercase(), name);
-        let mut body = document.trim_end().to_owned();
-        body.push('\n');
+        let document = document.trim_end();
+        // Sized for the newline: tens of thousands of these are held until written.
+        let mut text = String::with_capacity(document.len() + 1);
+        text.push_str(document);
+        text.push('\n');
         objects.push(Object {
-            path: dir.join(file).to_string_lossy().into_owned(),
-            text: body,
+            path: format!("{dir}/{}-{name}.yaml", kind.to_ascii_lowercase()),
+            text,
             template: template.to_owned(),
         });
     }
@@ -681,10 +717,17 @@ fn split(template: &str, custom: bool, dir: &Path, text: &str) -> Result<Vec<Obj
 fn documents(text: &str) -> Vec<&str> {
     let mut found = Vec::new();
     let mut start = 0;
-    for (offset, line) in line_offsets(text) {
-        if line.trim_end() == "---" {
-            found.push(&text[start..offset]);
-            start = offset + line.len();
+    // A separator is a line of `---` and trailing blanks: looked for as a substring, which
+    // skips the lines between separators far faster than reading them one by one.
+    let mut from = 0;
+    while let Some(at) = text[from..].find("---").map(|i| from + i) {
+        let end = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+        if (at == 0 || text.as_bytes()[at - 1] == b'\n') && text[at..end].trim_end() == "---" {
+            found.push(&text[start..at]);
+            start = end;
+            from = end;
+        } else {
+            from = at + 3;
         }
     }
     found.push(&text[start..]);
@@ -696,16 +739,6 @@ fn documents(text: &str) -> Vec<&str> {
                 .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
         })
         .collect()
-}
-
-/// Each line with the offset it starts at (the line includes its newline).
-fn line_offsets(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    let mut offset = 0;
-    text.split_inclusive('\n').map(move |line| {
-        let at = offset;
-        offset += line.len();
-        (at, line)
-    })
 }
 
 fn identify(document: &str) -> Option<(String, String)> {
@@ -725,6 +758,9 @@ fn identify(document: &str) -> Option<(String, String)> {
             && let Some(value) = line.strip_prefix("  name:")
         {
             name = Some(scalar(value));
+        }
+        if kind.is_some() && name.is_some() {
+            break;
         }
     }
     Some((kind?, name?)).filter(|(k, n)| safe(k) && safe(n))
@@ -848,6 +884,12 @@ mod tests {
         assert_eq!(docs.len(), 2);
         assert_eq!(identify(docs[0]), Some(("A".into(), "a".into())));
         assert_eq!(identify(docs[1]), Some(("B".into(), "b".into())));
+
+        let text = "kind: A\nmetadata:\n  name: a---b\nx: |\n  ----\n---- \n--- \r\nkind: B\n---";
+        let docs = documents(text);
+        assert_eq!(docs.len(), 2);
+        assert!(docs[0].ends_with("---- \n"));
+        assert_eq!(docs[1], "kind: B\n");
     }
 
     #[test]

@@ -399,13 +399,15 @@ fn contracts_are_odcs_documents() {
 #[test]
 fn rendering_is_deterministic_and_a_second_render_writes_nothing() {
     let (first, files) = rendered_examples();
+    // The second into a directory that is not there yet, two levels down.
     let again = TempDir::new("render-again");
-    assert_exit(&render(&examples(), again.path(), &[]), 0);
-    assert!(tree(again.path()) == files, "two renders differ");
+    let nested = again.path().join("gitops/repo");
+    assert_exit(&render(&examples(), &nested, &[]), 0);
+    assert!(tree(&nested) == files, "two renders differ");
     let owned = |dir: &Path| std::fs::read_to_string(dir.join(".dappctl-owned")).unwrap();
     assert_eq!(
         owned(first.path()),
-        owned(again.path()),
+        owned(&nested),
         "the ownership record differs"
     );
 
