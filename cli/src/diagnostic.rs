@@ -217,6 +217,10 @@ pub const CATALOG: &[(&str, &str)] = &[
     ("ref::role", "A contract names an undefined role."),
     ("flow::cycle", "The flow between schemas has a cycle."),
     (
+        "flow::repeated-step",
+        "A workflow lists the same step twice.",
+    ),
+    (
         "port::unresolved",
         "An input port names a product or output port that does not exist.",
     ),

@@ -276,9 +276,21 @@ impl Checker<'_> {
             .enumerate()
         {
             for (j, step) in workflow.steps.iter().enumerate() {
-                self.name_ref(Ref::Step, step, &|| {
-                    format!("/spec/dataInMotion/workflows/{i}/steps/{j}")
-                });
+                let at = format!("/spec/dataInMotion/workflows/{i}/steps/{j}");
+                self.name_ref(Ref::Step, step, &|| at.clone());
+                // Each step is a container of the workflow's pod, named after it.
+                if let Some(first) = workflow.steps[..j].iter().position(|s| s == step) {
+                    self.out.push(
+                        self.doc
+                            .error(
+                                "flow::repeated-step",
+                                format!("workflow `{}` runs step `{step}` twice", workflow.name),
+                                &at,
+                            )
+                            .label(format!("already step {}", first + 1))
+                            .help("a step runs once per workflow: list it once, or add a flow edge for the second run"),
+                    );
+                }
             }
         }
     }
