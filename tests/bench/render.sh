@@ -5,6 +5,7 @@
 #   tests/bench/render.sh [N]             # N data products, default 1000
 #   RUNS=20 WARMUP=3 tests/bench/render.sh 10000 > bench.md
 #   HELM_VALUES=tests/bench/helm/values-1000.yaml tests/bench/render.sh   # helm half only
+#   NO_HELM=1 tests/bench/render.sh       # dappctl half only (no ratio)
 #
 # Builds the release binary and the `synthetic_mesh` example, writes a mesh of N products,
 # renders it once with `dappctl render MESH --out OUT`, counts the objects of each kind in
@@ -35,6 +36,7 @@ N=${1:-1000}
 WARMUP=${WARMUP:-2}
 RUNS=${RUNS:-10}
 HELM_VALUES=${HELM_VALUES:-}
+NO_HELM=${NO_HELM:-0}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
@@ -63,14 +65,16 @@ rss_mib() {
     python3 -c "print(f'{int(\"$kb\".split()[-1]) / 1024:.0f}')"
 }
 
-log "fetching helm..."
-"$bench/fetch.sh" >&2
-tools=${BENCH_TOOLS:-$root/target/bench-tools}
 helms=()
-for h in "$tools"/helm3 "$tools"/helm4; do
-    [ -x "$h" ] && helms+=("$h")
-done
-[ ${#helms[@]} -gt 0 ] || { log "error: no helm in $tools"; exit 1; }
+if [ "$NO_HELM" != 1 ]; then
+    log "fetching helm..."
+    "$bench/fetch.sh" >&2
+    tools=${BENCH_TOOLS:-$root/target/bench-tools}
+    for h in "$tools"/helm3 "$tools"/helm4; do
+        [ -x "$h" ] && helms+=("$h")
+    done
+    [ ${#helms[@]} -gt 0 ] || { log "error: no helm in $tools"; exit 1; }
+fi
 
 commands=()
 declare -A rss
@@ -133,10 +137,9 @@ PY
         -n "dappctl one product changed" --prepare "python3 '$work/bump.py' '$product'"
         "'$bin' render '$work/mesh-edit' --out '$work/out-edit'"
     )
-    rm -rf "$work/cold-rss"
     rss["dappctl stream"]=$(rss_mib "'$bin' render '$mesh' --out - > /dev/null")
+    # Kept, not deleted: see "dappctl cold" above.
     rss["dappctl cold"]=$(rss_mib "'$bin' render '$mesh' --out '$work/cold-rss'")
-    rm -rf "$work/cold-rss"
 fi
 
 # helm must render exactly the objects dappctl rendered (or the values file asks for).
@@ -165,7 +168,7 @@ done
 
 echo "## $title ($(nproc) cores, $RUNS runs after $WARMUP warmups)"
 echo
-if [ -z "$HELM_VALUES" ]; then
+if [ -z "$HELM_VALUES" ] && [ ${#helms[@]} -gt 0 ]; then
     echo "### Objects rendered"
     echo
     python3 "$kinds" table "$work/dappctl.json" "$work/helm.json"
