@@ -3,6 +3,7 @@
 //! (a GitOps repository) in step with what should be there, touching only files it owns.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Write};
 use std::ops::Range;
@@ -310,7 +311,8 @@ impl Cache {
             }
             if new < found.len() && found[new].0 == *file {
                 if let Some(print) = found[new].1 {
-                    text.push_str(&format!("F\t{file}\t{print}\n"));
+                    // Into the text: tens of thousands of lines, no string for each.
+                    let _ = writeln!(text, "F\t{file}\t{print}");
                 }
                 continue;
             }
@@ -329,7 +331,7 @@ impl Cache {
             self.keys.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         all.extend(output.keys.iter().map(|(k, v)| (k.as_str(), *v)));
         for (dir, key) in all {
-            text.push_str(&format!("K\t{dir}\t{key:016x}\n"));
+            let _ = writeln!(text, "K\t{dir}\t{key:016x}");
         }
         let mut runs: BTreeMap<&str, &(u64, Vec<String>)> =
             self.runs.iter().map(|(k, v)| (k.as_str(), v)).collect();
@@ -348,7 +350,7 @@ impl Cache {
 /// The line recording one template run: its name, key and files, separated by tabs (paths
 /// hold none: [`inside`] refuses control characters).
 fn run_line(text: &mut String, run: &str, key: u64, files: &[String]) {
-    text.push_str(&format!("R\t{run}\t{key:016x}"));
+    let _ = write!(text, "R\t{run}\t{key:016x}");
     for file in files {
         text.push('\t');
         text.push_str(file);
