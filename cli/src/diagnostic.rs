@@ -187,6 +187,10 @@ pub const CATALOG: &[(&str, &str)] = &[
     ),
     ("name::duplicate", "A name repeats in its scope."),
     (
+        "name::shared",
+        "A product's workflow, output port, pipeline, storage or widget takes another's name.",
+    ),
+    (
         "name::reserved",
         "A domain takes a name that belongs to Kubernetes, Argo CD or the platform.",
     ),

@@ -237,9 +237,57 @@ fn scopes(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
             spec.widgets.iter().map(|w| w.name.as_str()).collect(),
         ),
     ];
-    for (what, list, field, names) in scopes {
-        unique(doc, what, list, field, &names, out);
+    for (what, list, field, names) in &scopes {
+        unique(doc, what, list, field, names, out);
     }
+    workloads(doc, &scopes, out);
+}
+
+/// A product's workflows, output ports, pipelines, storage and widgets each become objects
+/// named `<product>-<name>` that carry that name as their `app.kubernetes.io/instance`
+/// label: two of different kinds with one name would share Services, or one's Service would
+/// select the other's pods. (Two of one kind are `name::duplicate`.)
+fn workloads(
+    doc: &Doc<DataProduct>,
+    scopes: &[(&str, &str, &str, Vec<&str>)],
+    out: &mut Vec<Diagnostic>,
+) {
+    const KINDS: [&str; 5] = ["workflow", "output port", "pipeline", "storage", "widget"];
+    let mut seen: HashMap<&str, (&str, String)> = HashMap::new();
+    for (what, list, field, names) in scopes.iter().filter(|s| KINDS.contains(&s.0)) {
+        for (i, &name) in names.iter().enumerate() {
+            let at = format!("{list}/{i}/{field}");
+            match seen.get(name) {
+                Some((first, first_at)) if first != what => out.push(
+                    doc.error(
+                        "name::shared",
+                        format!("`{name}` names both {} and {}", a(first), a(what)),
+                        &at,
+                    )
+                    .label(format!("this {what}"))
+                    .related(doc.file, doc.span(first_at), format!("the {first}"))
+                    .help(format!(
+                        "both would be `{}-{name}` in the cluster, with one instance label; rename one",
+                        doc.spec.metadata.name
+                    )),
+                ),
+                Some(_) => {}
+                None => {
+                    seen.insert(name, (what, at));
+                }
+            }
+        }
+    }
+}
+
+/// `what` with its indefinite article.
+fn a(what: &str) -> String {
+    let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {what}")
 }
 
 /// Two environments deploying to one cluster would render the same namespaces (one per
