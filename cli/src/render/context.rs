@@ -606,13 +606,22 @@ fn pinot(doc: &Doc<DataProduct>, store: &Storage) -> Value {
         }
     }
     let time_column = time.map(|t| t.name.clone());
+    // A timestamp is ISO 8601 text in the topic's JSON, which Pinot's TIMESTAMP type reads;
+    // an `…epoch…` integer is milliseconds since the epoch.
+    let time_spec = time.map(|t| {
+        let (data_type, format) = match t.logical_type {
+            crate::model::LogicalType::Timestamp => ("TIMESTAMP", "1:MILLISECONDS:TIMESTAMP"),
+            _ => ("LONG", "1:MILLISECONDS:EPOCH"),
+        };
+        json!({
+            "name": t.name, "dataType": data_type, "format": format, "granularity": "1:MILLISECONDS"
+        })
+    });
     let schema_doc = json!({
         "schemaName": table,
         "dimensionFieldSpecs": dimensions,
         "metricFieldSpecs": metrics,
-        "dateTimeFieldSpecs": time_column.iter().map(|t| json!({
-            "name": t, "dataType": "LONG", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"
-        })).collect::<Vec<_>>(),
+        "dateTimeFieldSpecs": time_spec.into_iter().collect::<Vec<_>>(),
     });
     let table_doc = json!({
         "tableName": table,

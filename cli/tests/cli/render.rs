@@ -750,3 +750,42 @@ fn a_file_remembered_as_valid_is_checked_again_once_it_changes() {
     assert!(stdout.contains("supply-inventory.yaml:"), "{stdout}");
     assert!(stdout.contains("crm-customer-360.yaml:"), "{stdout}");
 }
+
+#[test]
+fn a_pinot_time_column_is_typed_by_its_logical_type() {
+    let pinot_schema = |out: &Path| -> Value {
+        let path = "envs/dev/marketing/web-analytics/configmap-web-analytics-pinot.yaml";
+        let map = parse(path, &std::fs::read_to_string(out.join(path)).unwrap());
+        let text = map["data"]["schema.json"].as_str().unwrap().to_owned();
+        serde_json::from_str(&text).unwrap()
+    };
+    let mesh = TempDir::new("render-pinot-mesh");
+    copy_examples(mesh.path());
+    let out = TempDir::new("render-pinot-out");
+    assert_exit(&render(mesh.path(), out.path(), &[]), 0);
+    let time = &pinot_schema(out.path())["dateTimeFieldSpecs"][0];
+    assert_eq!(time["name"], "timestamp_in_epoch");
+    assert_eq!(
+        (&time["dataType"], &time["format"]),
+        (&Value::from("LONG"), &Value::from("1:MILLISECONDS:EPOCH"))
+    );
+
+    // The same column as ISO 8601 text: Pinot's TIMESTAMP reads it, LONG would not.
+    let product = mesh.path().join("products/marketing-web-analytics.yaml");
+    let text = std::fs::read_to_string(&product).unwrap();
+    let edited = text.replace(
+        "{ name: timestamp_in_epoch, logicalType: integer",
+        "{ name: timestamp_in_epoch, logicalType: timestamp",
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&product, edited).unwrap();
+    assert_exit(&render(mesh.path(), out.path(), &[]), 0);
+    let time = &pinot_schema(out.path())["dateTimeFieldSpecs"][0];
+    assert_eq!(
+        (&time["dataType"], &time["format"]),
+        (
+            &Value::from("TIMESTAMP"),
+            &Value::from("1:MILLISECONDS:TIMESTAMP")
+        )
+    );
+}
