@@ -144,9 +144,21 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// The cache of output directory `out` ([`fingerprint_cache`]), empty when there is none.
+    /// The cache of output directory `out` ([`fingerprint_cache`]), empty when there is none
+    /// or `out` holds no [`OWNED`] record.
     pub fn load(out: &Path) -> Cache {
-        Cache::at(fingerprint_cache(out))
+        let path = fingerprint_cache(out);
+        // The cache speaks only of files listed in the record: with the record gone, the
+        // directory was emptied or replaced since, and trusting the cache would make a
+        // render look for, compare and replace each file where it can simply create it.
+        if out.join(OWNED).exists() {
+            Cache::at(path)
+        } else {
+            Cache {
+                path,
+                ..Cache::default()
+            }
+        }
     }
 
     /// The cache kept in the file `path` (none: start empty, keep nothing).
