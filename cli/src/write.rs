@@ -638,7 +638,10 @@ fn minus<'a>(a: &[&'a str], b: &[&str]) -> Vec<&'a str> {
 /// Where [`sync`] keeps the fingerprints of one output directory: in dappctl's
 /// [cache](crate::cache), named by a hash of the directory's absolute path.
 pub fn fingerprint_cache(out: &Path) -> Option<PathBuf> {
-    crate::cache::file("fingerprints", &crate::cache::about_path(out)?)
+    crate::cache::file(
+        crate::cache::Entry::Fingerprints,
+        &crate::cache::about_path(out)?,
+    )
 }
 
 /// Makes every directory the files at `paths` (relative to `dir`) go in, or checks that it is a

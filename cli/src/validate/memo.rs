@@ -56,7 +56,7 @@ impl Memo {
             }
             about.push(0);
         }
-        let Some(path) = crate::cache::file("documents", &about) else {
+        let Some(path) = crate::cache::file(crate::cache::Entry::Documents, &about) else {
             return Memo::none();
         };
         let known = fs::read_to_string(&path)

@@ -789,3 +789,60 @@ fn a_pinot_time_column_is_typed_by_its_logical_type() {
         )
     );
 }
+
+#[test]
+fn cache_entries_unused_for_a_month_are_swept_at_most_daily() {
+    let cache = TempDir::new("swept-cache");
+    let validate = || {
+        let out = super::harness::dappctl()
+            .args(["validate", examples().to_str().unwrap()])
+            .env("DAPPCTL_CACHE_DIR", cache.path())
+            .output()
+            .unwrap();
+        assert_exit(&out, 0);
+    };
+    let days_ago = |name: &str, days: u64| {
+        let path = cache.path().join(name);
+        if !path.exists() {
+            std::fs::write(&path, "x").unwrap();
+        }
+        let when = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+    };
+    let present = |name: &str| cache.path().join(name).exists();
+    days_ago("documents-00000000000000aa", 40);
+    days_ago("fingerprints-00000000000000bb", 31);
+    days_ago(".fingerprints-00000000000000bb.tmp-4242", 40);
+    days_ago("documents-00000000000000cc", 29);
+    days_ago("notes-of-the-user.txt", 400);
+
+    validate();
+    assert!(!present("documents-00000000000000aa"));
+    assert!(!present("fingerprints-00000000000000bb"));
+    assert!(!present(".fingerprints-00000000000000bb.tmp-4242"));
+    assert!(present("documents-00000000000000cc"), "still in its month");
+    assert!(present("notes-of-the-user.txt"), "not dappctl's to remove");
+    let memo: Vec<String> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("documents-") && !n.ends_with("cc"))
+        .collect();
+    assert_eq!(memo.len(), 1, "this run's own entry: {memo:?}");
+
+    days_ago("documents-00000000000000dd", 40);
+    validate();
+    assert!(
+        present("documents-00000000000000dd"),
+        "swept once a day, not every run"
+    );
+
+    days_ago(".swept", 2);
+    validate();
+    assert!(!present("documents-00000000000000dd"));
+    assert!(present(&memo[0]));
+}
