@@ -457,7 +457,8 @@ fn render(
                 synced.unchanged,
                 synced.removed.len()
             );
-            std::mem::forget(validated);
+            // Tens of thousands of files' text and the mesh: the exit frees them at once.
+            std::mem::forget((rendered, validated, cache));
             VALID
         }
         Err(e) => fail(miette::miette!(

@@ -118,7 +118,13 @@ fn modified(metadata: &fs::Metadata) -> Option<u128> {
 
 impl std::fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:016x}:{}:{}", self.hash, self.len, self.modified)
+        write!(f, "{:016x}:{}:", self.hash, self.len)?;
+        // Nanoseconds since 1970 fit 64 bits until 2554, and a u128 prints many times slower
+        // (tens of thousands of these per render).
+        match u64::try_from(self.modified) {
+            Ok(modified) => write!(f, "{modified}"),
+            Err(_) => write!(f, "{}", self.modified),
+        }
     }
 }
 
@@ -303,27 +309,22 @@ impl Cache {
         Some(tail)
     }
 
-    /// Records what `owned` (sorted) is now: the fingerprints this sync made or found
-    /// (`found`, sorted by path; None where it has none) and, for the rest, the recorded
-    /// ones; and the keys of the product directories and template runs rendered, beside
-    /// those of the others (left out by `--env`).
-    fn save(&self, owned: &[&str], found: &[(&str, Option<Fingerprint>)], output: &Output) {
-        let Some(path) = &self.path else { return };
-        if let Some(tail) = self.changes(owned, found, output) {
-            if !tail.is_empty() {
-                let _ = append(path, &tail);
-            }
-            return;
-        }
-        let mut text = String::with_capacity(self.text.len() + 1024);
-        let (mut old, mut new) = (0, 0);
+    /// The `F` lines of `owned` (sorted): the fingerprint in `found` (sorted) when it has
+    /// one, else the one recorded before.
+    fn file_lines(&self, owned: &[&str], found: &[(&str, Option<Fingerprint>)]) -> String {
+        let Some(first) = owned.first() else {
+            return String::new();
+        };
+        let mut text = String::with_capacity(owned.len() * (first.len() + 48));
+        let mut new = found.partition_point(|(path, _)| path < first);
+        let mut old = self.first_from(first);
         for file in owned {
             while new < found.len() && found[new].0 < *file {
                 new += 1;
             }
             if new < found.len() && found[new].0 == *file {
                 if let Some(print) = found[new].1 {
-                    // Into the text: tens of thousands of lines, no string for each.
+                    // Into the text: no string for each line.
                     let _ = writeln!(text, "F\t{file}\t{print}");
                 }
                 continue;
@@ -338,6 +339,31 @@ impl Cache {
                 text.push_str(&self.text[self.prints[old].1.clone()]);
                 text.push('\n');
             }
+        }
+        text
+    }
+
+    /// Records what `owned` (sorted) is now: the fingerprints this sync made or found
+    /// (`found`, sorted by path; None where it has none) and, for the rest, the recorded
+    /// ones; and the keys of the product directories and template runs rendered, beside
+    /// those of the others (left out by `--env`).
+    fn save(&self, owned: &[&str], found: &[(&str, Option<Fingerprint>)], output: &Output) {
+        let Some(path) = &self.path else { return };
+        if let Some(tail) = self.changes(owned, found, output) {
+            if !tail.is_empty() {
+                let _ = append(path, &tail);
+            }
+            return;
+        }
+        // Tens of thousands of lines, formatted a few thousand at a time side by side.
+        let chunks: Vec<String> = owned
+            .par_chunks(4096)
+            .map(|chunk| self.file_lines(chunk, found))
+            .collect();
+        let mut text =
+            String::with_capacity(self.text.len().max(chunks.iter().map(String::len).sum()) + 1024);
+        for chunk in chunks {
+            text.push_str(&chunk);
         }
         let mut all: BTreeMap<&str, u64> =
             self.keys.iter().map(|(k, v)| (k.as_str(), *v)).collect();
@@ -453,10 +479,10 @@ pub fn sync(
     let mut intact: Vec<&str> = output.intact.iter().map(String::as_str).collect();
     sorted(&mut intact);
     if let Some(bad) = files
-        .keys()
-        .map(String::as_str)
-        .chain(intact.iter().copied())
-        .find(|p| !inside(p))
+        .par_iter()
+        .map(|(path, _)| path.as_str())
+        .chain(intact.par_iter().copied())
+        .find_first(|p| !inside(p))
     {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -481,9 +507,9 @@ pub fn sync(
     let mut rewritten = None;
     let rendered: Vec<&str> = files.keys().map(String::as_str).collect();
     if rendered.iter().any(|p| before.binary_search(p).is_err()) {
-        let listing = listing(&merge(&before, &rendered));
-        replace(&record, listing.as_bytes(), true)?;
-        rewritten = Some(listing);
+        let owned = merge(&before, &rendered);
+        replace(&record, listing(&owned).as_bytes(), true)?;
+        rewritten = Some(owned);
     }
     let outcomes: Vec<(&str, Option<Fingerprint>, bool)> = files
         .par_iter()
@@ -560,9 +586,14 @@ pub fn sync(
         }
     }
     let owned = merge(&wanted, &kept);
-    let listing = listing(&owned);
-    if listing != *rewritten.as_ref().unwrap_or(&recorded) {
-        replace(&record, listing.as_bytes(), true)?;
+    // Tens of thousands of paths: compared as a list with what was just recorded (a first
+    // render records everything up front), as text only with a record of an earlier run.
+    let recorded_now = match &rewritten {
+        Some(paths) => *paths == owned,
+        None => listing(&owned) == recorded,
+    };
+    if !recorded_now {
+        replace(&record, listing(&owned).as_bytes(), true)?;
     }
     let found: Vec<(&str, Option<Fingerprint>)> = outcomes
         .iter()

@@ -567,9 +567,13 @@ pub fn render(
 /// a domain shares its namespace, and every Argo CD object lives in `argocd`. The file name
 /// is the kind and the name, so two equal file names in one namespace are a collision.
 fn collisions<'a>(paths: impl Iterator<Item = &'a String>) -> Result<(), RenderError> {
-    // Tens of thousands of paths, one by one: a fast hash, no allocation per path.
+    // Tens of thousands of paths, one by one: a fast hash, no allocation per path, and a
+    // table sized once (growing it rehashes every path seen so far, again and again).
     let mut seen: std::collections::HashMap<(&str, &str), &str, Xxh3DefaultBuilder> =
-        std::collections::HashMap::default();
+        std::collections::HashMap::with_capacity_and_hasher(
+            paths.size_hint().0,
+            Xxh3DefaultBuilder,
+        );
     for path in paths {
         let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
         // The namespace a file's object lands in, as far as names go: the environment and
