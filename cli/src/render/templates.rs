@@ -183,19 +183,19 @@ fn indent(
     };
     kwargs.assert_all_used()?;
     let input = strip_newline(value.as_str());
-    let lines = input.bytes().filter(|&b| b == b'\n').count() + 1;
-    let mut out = String::with_capacity(input.len() + lines * (width + 1));
-    let mut rest = input.split('\n');
-    if !first {
-        out.push_str(rest.next().unwrap_or_default());
-        out.push('\n');
-    }
-    for line in rest {
-        if !line.is_empty() || blank {
+    // Newlines found with SIMD: `split('\n')` and counting byte by byte were most of it.
+    let breaks = || memchr::memchr_iter(b'\n', input.as_bytes());
+    let mut out = String::with_capacity(input.len() + (breaks().count() + 1) * (width + 1));
+    let mut start = 0;
+    for end in breaks().chain([input.len()]) {
+        let line = &input[start..end];
+        // The first line stays where the tag is, unless `first` says otherwise.
+        if (start > 0 || first) && (!line.is_empty() || blank) {
             out.extend(std::iter::repeat_n(' ', width));
         }
         out.push_str(line);
         out.push('\n');
+        start = end + 1;
     }
     let kept = strip_newline(&out).len();
     out.truncate(kept);
