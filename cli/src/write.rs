@@ -684,7 +684,14 @@ fn directories<'a>(
     paths: impl Iterator<Item = &'a str>,
 ) -> io::Result<BTreeSet<&'a str>> {
     let mut all = BTreeSet::new();
+    let mut last = None;
     for path in paths {
+        // Paths come sorted, so mostly in runs of one directory: one lookup per run.
+        let parent = path.rsplit_once('/').map(|(parent, _)| parent);
+        if parent == last {
+            continue;
+        }
+        last = parent;
         let mut rest = path;
         // A directory met before came with its ancestors.
         while let Some((parent, _)) = rest.rsplit_once('/')
