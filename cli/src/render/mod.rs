@@ -15,6 +15,7 @@ mod context;
 mod contract;
 mod crd;
 mod emit;
+mod macros;
 pub mod resource;
 mod templates;
 

@@ -133,6 +133,7 @@ impl Templates {
             },
         );
         env.add_filter("indent", indent);
+        env.add_global("dappctl", super::macros::functions());
         env.add_function("k8s_name", |parts: minijinja::value::Rest<String>| {
             let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
             super::resource_name(&parts)

@@ -846,3 +846,43 @@ fn cache_entries_unused_for_a_month_are_swept_at_most_daily() {
     assert!(!present("documents-00000000000000dd"));
     assert!(present(&memo[0]));
 }
+
+#[test]
+fn a_macros_file_of_the_users_replaces_the_built_in_pieces() {
+    // The documented Jinja macros write what dappctl's own functions write...
+    let reference = std::fs::read_to_string(repo_root().join("cli/docs/macros.j2")).unwrap();
+    let templates = TempDir::new("render-macros");
+    templates.write("_macros.j2", &reference);
+    let out = TempDir::new("render-macros-out");
+    let result = render(
+        &examples(),
+        out.path(),
+        &["--templates", templates.path().to_str().unwrap()],
+    );
+    assert_exit(&result, 0);
+    let (_plain, expected) = rendered_examples();
+    assert_eq!(tree(out.path()), expected);
+
+    // ...and, edited, change every object that uses them.
+    templates.write(
+        "_macros.j2",
+        &reference.replace(
+            "app.kubernetes.io/managed-by: dappctl\n",
+            "app.kubernetes.io/managed-by: dappctl\nexample.com/team: data\n",
+        ),
+    );
+    let out = TempDir::new("render-macros-edited");
+    let result = render(
+        &examples(),
+        out.path(),
+        &["--templates", templates.path().to_str().unwrap()],
+    );
+    assert_exit(&result, 0);
+    let deployment =
+        &tree(out.path())["envs/dev/sales/sales-orders/deployment-sales-orders-orders-stream.yaml"];
+    assert_eq!(
+        deployment.matches("example.com/team: data").count(),
+        2,
+        "{deployment}"
+    );
+}
