@@ -13,7 +13,8 @@
 # chart in tests/bench/helm/chart/ renders the same objects in number and kind. It checks
 # that helm's output has exactly those counts, then times with hyperfine:
 #   - dappctl stream: every object to /dev/null (--out -), the same work as helm template;
-#   - dappctl cold: render into an empty directory (the previous run's output is moved aside,
+#   - dappctl cold: render into an empty directory (the previous run's output is moved aside
+#     and flushed to disk with sync, so that its writeback does not run during the next one;
 #     not deleted: on ext4 without a journal, creating files within seconds of deleting as
 #     many is several times slower, as the kernel skips recently deleted inodes);
 #   - dappctl no change: render again into the same directory, nothing changed;
@@ -130,7 +131,7 @@ PY
     commands+=(
         -n "dappctl stream" --prepare "true"
         "'$bin' render '$mesh' --out - > /dev/null"
-        -n "dappctl cold" --prepare "mv '$work/cold' '$work/cold-'\$(date +%s%N) 2>/dev/null || true"
+        -n "dappctl cold" --prepare "mv '$work/cold' '$work/cold-'\$(date +%s%N) 2>/dev/null; sync"
         "'$bin' render '$mesh' --out '$work/cold'"
         -n "dappctl no change" --prepare "true"
         "'$bin' render '$mesh' --out '$out'"
