@@ -866,7 +866,7 @@ fn a_macros_file_of_the_users_replaces_the_built_in_pieces() {
     // ...and, edited, change every object that uses them.
     templates.write(
         "_macros.j2",
-        &reference.replace(
+        reference.replace(
             "app.kubernetes.io/managed-by: dappctl\n",
             "app.kubernetes.io/managed-by: dappctl\nexample.com/team: data\n",
         ),
