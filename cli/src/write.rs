@@ -588,12 +588,13 @@ pub fn sync(
     let owned = merge(&wanted, &kept);
     // Tens of thousands of paths: compared as a list with what was just recorded (a first
     // render records everything up front), as text only with a record of an earlier run.
-    let recorded_now = match &rewritten {
-        Some(paths) => *paths == owned,
-        None => listing(&owned) == recorded,
+    let changed = match &rewritten {
+        Some(paths) if *paths == owned => None,
+        Some(_) => Some(listing(&owned)),
+        None => Some(listing(&owned)).filter(|now| *now != recorded),
     };
-    if !recorded_now {
-        replace(&record, listing(&owned).as_bytes(), true)?;
+    if let Some(listing) = changed {
+        replace(&record, listing.as_bytes(), true)?;
     }
     let found: Vec<(&str, Option<Fingerprint>)> = outcomes
         .iter()

@@ -730,7 +730,7 @@ fn documents(text: &str) -> Vec<&str> {
     let mut from = 0;
     while let Some(at) = separator.find(&bytes[from..]).map(|i| from + i) {
         let end = memchr::memchr(b'\n', &bytes[at..]).map_or(text.len(), |i| at + i + 1);
-        if (at == 0 || text.as_bytes()[at - 1] == b'\n') && text[at..end].trim_end() == "---" {
+        if (at == 0 || bytes[at - 1] == b'\n') && text[at..end].trim_end() == "---" {
             found.push(&text[start..at]);
             start = end;
             from = end;
