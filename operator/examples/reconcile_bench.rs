@@ -28,8 +28,8 @@ fn objects(dir: &Path, out: &mut Vec<(String, Value)>) {
             objects(&path, out);
         } else if path.extension().is_some_and(|e| e == "yaml") {
             let text = std::fs::read_to_string(&path).expect("a rendered file");
-            let source = dappctl::source::SourceFile::new(path.clone(), text);
-            for object in dappctl::load::yaml::parse::<Value>(&source, Default::default())
+            let source = dappmesh_compiler::source::SourceFile::new(path.clone(), text);
+            for object in dappmesh_compiler::load::yaml::parse::<Value>(&source, Default::default())
                 .expect("rendered YAML")
             {
                 out.push((path.display().to_string(), object));

@@ -8,12 +8,12 @@ use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use dappctl::diagnostic::{Diagnostic, Severity};
-use dappctl::load::yaml::{Limits, parse};
-use dappctl::render::Templates;
-use dappctl::report::{Format, HumanOptions};
-use dappctl::source::SourceFile;
-use dappctl::validate::{Report, Validated};
+use dappmesh_compiler::diagnostic::{Diagnostic, Severity};
+use dappmesh_compiler::load::yaml::{Limits, parse};
+use dappmesh_compiler::render::Templates;
+use dappmesh_compiler::report::{Format, HumanOptions};
+use dappmesh_compiler::source::SourceFile;
+use dappmesh_compiler::validate::{Report, Validated};
 use serde_json::Value;
 
 use crate::resource::DataProduct;
@@ -129,14 +129,14 @@ fn check(key: u64, mesh: &str, members: &[&Arc<DataProduct>]) -> Checked {
             mesh,
         )];
         for product in &kept {
-            let document = dappctl::render::resource::document(&product.to_value());
+            let document = dappmesh_compiler::render::resource::document(&product.to_value());
             let (namespace, name) = identity(product);
             texts.push(SourceFile::new(
                 PathBuf::from(format!("dataproducts/{namespace}/{name}")),
-                dappctl::render::to_yaml(&document),
+                dappmesh_compiler::render::to_yaml(&document),
             ));
         }
-        let outcome = dappctl::validate::validate_texts(texts);
+        let outcome = dappmesh_compiler::validate::validate_texts(texts);
         let errors: Vec<&Diagnostic> = outcome
             .report
             .diagnostics
@@ -203,7 +203,7 @@ fn report(report: &Report, file: Option<usize>) -> String {
         color: false,
         width: 100,
     });
-    dappctl::report::render(&scoped, format, false)
+    dappmesh_compiler::report::render(&scoped, format, false)
 }
 
 /// The product's children, as `dappctl render` writes them.
@@ -226,7 +226,7 @@ fn render_product(
             ));
         }
     };
-    let files = match dappctl::render::product(validated, &env, name, templates) {
+    let files = match dappmesh_compiler::render::product(validated, &env, name, templates) {
         Ok(files) => files,
         Err(e) => return Rendered::Invalid(e.to_string()),
     };

@@ -40,9 +40,12 @@ impl Drop for Cluster {
 }
 
 fn read(path: &str, bytes: &[u8]) -> Vec<Value> {
-    let source =
-        dappctl::source::SourceFile::new(PathBuf::from(path), String::from_utf8_lossy(bytes));
-    dappctl::load::yaml::parse(&source, dappctl::load::yaml::Limits::default()).unwrap()
+    let source = dappmesh_compiler::source::SourceFile::new(
+        PathBuf::from(path),
+        String::from_utf8_lossy(bytes),
+    );
+    dappmesh_compiler::load::yaml::parse(&source, dappmesh_compiler::load::yaml::Limits::default())
+        .unwrap()
 }
 
 async fn start(name: &str) -> Cluster {
@@ -63,15 +66,22 @@ async fn start_with(
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = std::env::temp_dir().join(format!("operator-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    dappctl::scaffold::init(&dir).unwrap();
-    let validated = dappctl::validate::validate_paths(std::slice::from_ref(&dir))
+    for (path, text) in dappmesh_compiler::scaffold::files(&dir) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let validated = dappmesh_compiler::validate::validate_paths(std::slice::from_ref(&dir))
         .unwrap()
         .validated
         .expect("the scaffold is valid");
-    let files = dappctl::render::render(&validated, &Default::default(), &dappctl::render::Afresh)
-        .unwrap()
-        .output
-        .files;
+    let files = dappmesh_compiler::render::render(
+        &validated,
+        &Default::default(),
+        &dappmesh_compiler::render::Afresh,
+    )
+    .unwrap()
+    .output
+    .files;
     let mut rendered = BTreeMap::new();
     for (path, bytes) in &files {
         for object in read(path, bytes) {

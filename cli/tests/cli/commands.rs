@@ -172,7 +172,7 @@ fn the_diagnostics_doc_lists_every_code() {
         .expect("the doc has a codes section");
     let expected: String = std::iter::once("| code | meaning |\n|---|---|\n".to_owned())
         .chain(
-            dappctl::diagnostic::CATALOG
+            dappmesh_compiler::diagnostic::CATALOG
                 .iter()
                 .map(|(c, d)| format!("| `{c}` | {d} |\n")),
         )
@@ -183,32 +183,79 @@ fn the_diagnostics_doc_lists_every_code() {
     );
 }
 
+/// The command-error table of cli/docs/diagnostics.md, as (code, meaning).
+fn command_errors() -> Vec<(String, String)> {
+    let doc = std::fs::read_to_string(repo_root().join("cli/docs/diagnostics.md")).unwrap();
+    let table = doc
+        .split("<!-- errors:start -->\n")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- errors:end -->").next())
+        .expect("the doc has a command-errors section");
+    table
+        .lines()
+        .skip(2)
+        .map(|row| {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            (cells[1].trim_matches('`').to_owned(), cells[2].to_owned())
+        })
+        .collect()
+}
+
+/// Every diagnostic code one style (a quoted `family::kebab-rule`) and catalogued: validation
+/// codes in diagnostic::CATALOG, command errors in the doc's table, and no table row stale.
 #[test]
 fn the_catalog_covers_every_code_the_source_emits() {
-    let mut missing = Vec::new();
-    let mut stack = vec![repo_root().join("cli/src")];
+    let errors = command_errors();
+    let mut emitted = std::collections::BTreeSet::new();
+    let mut problems = Vec::new();
+    let mut stack: Vec<_> = ["cli/src", "cli/compiler/src", "cli/apply/src"]
+        .iter()
+        .map(|dir| repo_root().join(dir))
+        .collect();
     while let Some(path) = stack.pop() {
         if path.is_dir() {
             stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap_or_default();
+        // miette also takes `code(family::rule)`, a path, which cannot spell a hyphen.
+        for (at, _) in text.match_indices("code(") {
+            let word_start = !text[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_');
+            if word_start && !text[at..].starts_with("code(\"") {
+                let line = text[..at].lines().count();
+                problems.push(format!("unquoted code at {}:{line}", path.display()));
+            }
+        }
         for piece in text.split('"').skip(1).step_by(2) {
             let is_code = piece.split_once("::").is_some_and(|(family, rule)| {
                 !family.is_empty()
                     && family.chars().all(|c| c.is_ascii_lowercase())
                     && !rule.is_empty()
-                    && rule
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit())
+                    && rule.chars().all(|c| {
+                        c.is_ascii_lowercase() || c == '-' || c == '_' || c.is_ascii_digit()
+                    })
             });
-            if is_code && dappctl::diagnostic::describe(piece).is_none() {
-                missing.push(format!("{piece} ({})", path.display()));
+            if !is_code {
+                continue;
+            }
+            emitted.insert(piece.to_owned());
+            if piece.contains('_') {
+                problems.push(format!("{piece} is not kebab-case ({})", path.display()));
+            }
+            let catalogued = dappmesh_compiler::diagnostic::describe(piece).is_some()
+                || errors.iter().any(|(code, _)| code == piece);
+            if !catalogued {
+                problems.push(format!("{piece} is not catalogued ({})", path.display()));
             }
         }
     }
-    assert!(
-        missing.is_empty(),
-        "codes missing from diagnostic::CATALOG: {missing:?}"
-    );
+    for (code, meaning) in &errors {
+        if !emitted.contains(code) {
+            problems.push(format!("{code} is in the doc but nothing emits it"));
+        }
+        if meaning.is_empty() {
+            problems.push(format!("{code} has no meaning in the doc"));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
 }

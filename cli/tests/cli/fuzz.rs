@@ -17,10 +17,10 @@
 
 use std::path::PathBuf;
 
-use dappctl::diagnostic::Location;
-use dappctl::load::{self, Limits};
-use dappctl::report::{self, Format, HumanOptions};
-use dappctl::validate::{self, Outcome};
+use dappmesh_compiler::diagnostic::Location;
+use dappmesh_compiler::load::{self, Limits};
+use dappmesh_compiler::report::{self, Format, HumanOptions};
+use dappmesh_compiler::validate::{self, Outcome};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config;

@@ -9,8 +9,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use dappctl::graph::{Format, graph};
-use dappctl::validate::{Validated, validate_paths};
+use dappmesh_compiler::graph::{Format, graph};
+use dappmesh_compiler::validate::{Validated, validate_paths};
 
 use super::harness::{TempDir, repo_root};
 

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use dappctl::load::{Limits, yaml};
-use dappctl::source::SourceFile;
+use dappmesh_compiler::load::{Limits, yaml};
+use dappmesh_compiler::source::SourceFile;
 use serde_json::Value;
 
 use super::harness::{TempDir, assert_exit, repo_root, run};

@@ -2,7 +2,7 @@
 //! breaks exactly one rule, and lists at its top the diagnostics it must produce, as
 //! `# expect: <code> <line>:<column> <message>`. The test asserts the exact list.
 
-use dappctl::validate::validate_paths;
+use dappmesh_compiler::validate::validate_paths;
 
 use super::harness::{expectations, fixtures};
 
@@ -60,7 +60,7 @@ fn every_invalid_fixture_reports_exactly_what_it_expects() {
                 || report
                     .diagnostics
                     .iter()
-                    .all(|d| d.severity == dappctl::diagnostic::Severity::Warning)
+                    .all(|d| d.severity == dappmesh_compiler::diagnostic::Severity::Warning)
         );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -73,7 +73,7 @@ fn every_catalogued_code_has_a_fixture() {
         .unwrap()
         .map(|e| String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()).into_owned())
         .collect();
-    let untested: Vec<&str> = dappctl::diagnostic::CATALOG
+    let untested: Vec<&str> = dappmesh_compiler::diagnostic::CATALOG
         .iter()
         .map(|(code, _)| *code)
         .filter(|code| {

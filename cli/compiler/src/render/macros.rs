@@ -156,7 +156,7 @@ mod tests {
     use minijinja::{Environment, UndefinedBehavior, context};
 
     /// The macros these functions stand for, as cli/docs/render.md shows them.
-    const MACROS: &str = include_str!("../../docs/macros.j2");
+    const MACROS: &str = include_str!("../../../docs/macros.j2");
 
     #[test]
     fn each_function_writes_what_its_macro_writes() {
@@ -166,8 +166,11 @@ mod tests {
         env.set_lstrip_blocks(true);
         env.add_global("dappctl", super::functions());
         env.add_template("macros.j2", MACROS).unwrap();
-        env.add_template("native.j2", include_str!("../../../templates/_macros.j2"))
-            .unwrap();
+        env.add_template(
+            "native.j2",
+            include_str!("../../../../templates/_macros.j2"),
+        )
+        .unwrap();
         let calls = [
             r#"m.labels(product, "pipeline", "ingest", "orders-ingest")"#,
             r#"m.labels(product, "storage", 'it''s <&> "quoted"', 7)"#,

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 pub const API_VERSION: &str = "dappmesh.io/v1alpha1";
 pub const API_GROUP: &str = "dappmesh.io";
 
-const DEFS: &str = include_str!("../../schemas/defs.schema.json");
+const DEFS: &str = include_str!("../../../schemas/defs.schema.json");
 const DEFS_FILE: &str = "defs.schema.json";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,9 +48,9 @@ impl Kind {
 
     fn source(self) -> &'static str {
         match self {
-            Kind::Mesh => include_str!("../../schemas/mesh.schema.json"),
-            Kind::Domain => include_str!("../../schemas/domain.schema.json"),
-            Kind::DataProduct => include_str!("../../schemas/dataproduct.schema.json"),
+            Kind::Mesh => include_str!("../../../schemas/mesh.schema.json"),
+            Kind::Domain => include_str!("../../../schemas/domain.schema.json"),
+            Kind::DataProduct => include_str!("../../../schemas/dataproduct.schema.json"),
         }
     }
 }
@@ -317,23 +317,6 @@ pub fn format_help(format: &str) -> Option<&'static str> {
         }
         _ => return None,
     })
-}
-
-/// Writes the bundled schema of each kind (or of one) into `dir`, for editors such as
-/// yaml-language-server; returns the files written.
-pub fn export(
-    kind: Option<Kind>,
-    dir: &std::path::Path,
-) -> std::io::Result<Vec<std::path::PathBuf>> {
-    let kinds = kind.map_or_else(|| Kind::ALL.to_vec(), |k| vec![k]);
-    kinds
-        .into_iter()
-        .map(|kind| {
-            let path = dir.join(kind.file_name());
-            crate::write::atomic(&path, pretty(kind).as_bytes())?;
-            Ok(path)
-        })
-        .collect()
 }
 
 /// A kind's bundled schema as pretty JSON with a final newline.

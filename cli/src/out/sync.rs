@@ -1,6 +1,6 @@
-//! Writing output so a reader never sees half of a file: write a temporary file beside the
-//! target, then rename it over the target. [`sync`] keeps a whole directory of generated files
-//! (a GitOps repository) in step with what should be there, touching only files it owns.
+//! Keeping an output directory (a GitOps repository) in step with a render: [`sync`] writes
+//! only the files whose content differs, removes only files it owned, and records what it
+//! owns; the fingerprint [`Cache`] spares reading back files nobody touched.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -9,43 +9,10 @@ use std::io::{self, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use dappmesh_compiler::render::Output;
 use rayon::prelude::*;
 
-/// Replaces one file, flushed to disk before the rename.
-pub fn atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
-    replace(path, contents, true)
-}
-
-/// Replaces one file by rename; with `durable`, the data reaches the disk first (one file
-/// written by hand), without it only the rename's atomicity holds (thousands of generated
-/// files, where a sync per file would dominate).
-pub(crate) fn replace(path: &Path, contents: &[u8], durable: bool) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let name = path.file_name().ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "output path has no file name")
-    })?;
-    let temp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(contents)?;
-        if durable {
-            file.sync_all()?;
-        }
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
-}
+use super::atomic::{append, replace};
 
 /// Writes a file that is not there yet, in place: no reader had it, so there is nothing to
 /// replace atomically, and a render into an empty directory does half the directory updates.
@@ -67,8 +34,9 @@ fn create(path: &Path, contents: &[u8]) -> io::Result<fs::Metadata> {
 
 /// The record, inside an output directory, of the files dappctl wrote there: one relative
 /// path per line, sorted. Files not listed are someone else's and are never touched. It
-/// holds nothing that differs between machines, so it can be committed with the output.
-pub const OWNED: &str = ".dappctl-owned";
+/// holds nothing that differs between machines, so it can be committed with the output. The
+/// compiler's loader skips a directory that holds it.
+pub use dappmesh_compiler::load::OWNED;
 
 /// What [`sync`] did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -396,15 +364,6 @@ fn run_line(text: &mut String, run: &str, key: u64, files: &[String]) {
     text.push('\n');
 }
 
-/// Appends `text` to the file at `path` in one write: a concurrent run's lines never
-/// interleave with these, and a torn last line is unreadable, never wrong.
-pub(crate) fn append(path: &Path, text: &str) -> io::Result<()> {
-    fs::OpenOptions::new()
-        .append(true)
-        .open(path)?
-        .write_all(text.as_bytes())
-}
-
 /// Whether every one of `files` (sorted) has the size and time its fingerprint recorded.
 fn untouched(out: &Path, files: &[(&str, Fingerprint)]) -> bool {
     let mut untouched = !files.is_empty();
@@ -452,17 +411,6 @@ fn listed_untouched(dir: &Path, files: &[(&str, Fingerprint)], name_at: usize) -
             meta.is_file() && meta.len() == print.len && modified(&meta) == Some(print.modified)
         })
     })
-}
-
-/// What to write: files by relative path with their content, the files a [`Cache`] found
-/// intact (kept as they are, still owned), the keys of the inputs behind each product
-/// directory, and for each other template run its key and files.
-#[derive(Debug, Default)]
-pub struct Output {
-    pub files: BTreeMap<String, Vec<u8>>,
-    pub intact: Vec<String>,
-    pub keys: BTreeMap<String, u64>,
-    pub runs: BTreeMap<String, (u64, Vec<String>)>,
 }
 
 /// Makes `dir` hold `output`: writes only files whose content differs, keeps the intact ones,
@@ -668,11 +616,11 @@ fn minus<'a>(a: &[&'a str], b: &[&str]) -> Vec<&'a str> {
 }
 
 /// Where [`sync`] keeps the fingerprints of one output directory: in dappctl's
-/// [cache](crate::cache), named by a hash of the directory's absolute path.
+/// [cache](super::cache), named by a hash of the directory's absolute path.
 pub fn fingerprint_cache(out: &Path) -> Option<PathBuf> {
-    crate::cache::file(
-        crate::cache::Entry::Fingerprints,
-        &crate::cache::about_path(out)?,
+    super::cache::file(
+        super::cache::Entry::Fingerprints,
+        &super::cache::about_path(out)?,
     )
 }
 
@@ -783,18 +731,6 @@ fn inside(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn replaces_the_target_and_leaves_no_temporary() {
-        let dir = std::env::temp_dir().join(format!("dappctl-write-{}", std::process::id()));
-        let target = dir.join("nested/out.json");
-        atomic(&target, b"one").unwrap();
-        atomic(&target, b"two").unwrap();
-        assert_eq!(fs::read(&target).unwrap(), b"two");
-        let left: Vec<_> = fs::read_dir(target.parent().unwrap()).unwrap().collect();
-        assert_eq!(left.len(), 1);
-        fs::remove_dir_all(&dir).unwrap();
-    }
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("dappctl-sync-{name}-{}", std::process::id()));

@@ -19,6 +19,10 @@ use yaml::{YamlError, YamlErrorKind};
 use crate::diagnostic::Diagnostic;
 use crate::source::{SourceFile, Span};
 
+/// The record `dappctl render` keeps of the files it wrote into a directory (see dappctl's
+/// `out::sync`): a directory holding it is rendered output, never read as specs.
+pub const OWNED: &str = ".dappctl-owned";
+
 /// Files larger than this are refused before they are read: no spec is this big, and reading
 /// one would cost time and memory for nothing.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -26,7 +30,7 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LoadError {
     #[error("cannot read `{path}`")]
-    #[diagnostic(code(io::read))]
+    #[diagnostic(code = "io::read")]
     Io {
         path: PathBuf,
         #[source]
@@ -148,7 +152,7 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>, linked: &mut bool) -> Result<(), L
         if kind.is_dir() {
             // A directory `dappctl render` wrote holds manifests, not specs (its DataProduct
             // resources look like specs): `render . --out rendered` must not read it back.
-            if path.join(crate::write::OWNED).exists() {
+            if path.join(OWNED).exists() {
                 continue;
             }
             walk(&path, found, linked)?;

@@ -1,5 +1,8 @@
-//! `dappctl apply`, `diff` and `delete`: deliver a rendered mesh to a cluster with
-//! server-side apply (field manager `dappctl`), in a safe order, pruning through ApplySets.
+//! Delivery: what `dappctl apply`, `diff` and `delete` do with a rendered mesh on a cluster,
+//! with server-side apply (field manager `dappctl`), in a safe order, pruning through
+//! ApplySets. It takes rendered YAML (from the compiler's render or from files) and never
+//! renders or validates itself; it may depend on the compiler for YAML parsing and
+//! serialising, never on dappctl's command line.
 //!
 //! Order: CustomResourceDefinitions first (until Established), then Namespaces, then each
 //! set's ApplySet parent, then the rest by sync wave. A parent records the union of what its

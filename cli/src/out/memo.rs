@@ -1,26 +1,22 @@
-//! Documents remembered from an earlier run. For a spec file whose exact content passed its
-//! schema before, the memo holds the JSON of each of its documents, so a later run skips
-//! parsing and checking the file again; the rules across documents always run again. It is
-//! kept in dappctl's [cache](crate::cache), one file per set of input paths, and trusted only
-//! by the build of dappctl that wrote it.
+//! Documents remembered from an earlier run, kept on disk: the compiler's
+//! [`Memo`] hook backed by a file in dappctl's [cache](super::cache), one per set of input
+//! paths, trusted only by the build of dappctl that wrote it. For a spec file whose exact
+//! content passed its schema before, it holds the JSON of each of its documents.
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use super::{Checked, Doc};
-use crate::load::SpecFile;
-use crate::schema::Kind;
+use dappmesh_compiler::schema::Kind;
+use dappmesh_compiler::validate::{Memo, Remembered};
 
-/// What one document of a remembered file was: a typed document's kind and JSON, or nothing
-/// at all (an empty document between `---` lines).
-type Remembered = Option<(Kind, String)>;
+use super::{atomic, cache};
 
 const HEADER: &str = "dappctl-documents";
 
 #[derive(Debug, Default)]
-pub struct Memo {
+pub struct Stored {
     path: Option<PathBuf>,
     build: u64,
     /// What the last run remembered, by hash of the file's content.
@@ -37,84 +33,37 @@ struct ThisRun {
     found: Vec<(u64, Vec<Remembered>)>,
 }
 
-impl Memo {
+impl Stored {
     /// A memo that remembers nothing and keeps nothing.
-    pub fn none() -> Memo {
-        Memo::default()
+    pub fn none() -> Stored {
+        Stored::default()
     }
 
     /// The memo for a run over `paths`, with what the last run over the same paths left.
-    pub fn load(paths: &[PathBuf]) -> Memo {
-        let Some(build) = crate::cache::build() else {
-            return Memo::none();
+    pub fn load(paths: &[PathBuf]) -> Stored {
+        let Some(build) = cache::build() else {
+            return Stored::none();
         };
         let mut about = Vec::new();
         for path in paths {
-            match crate::cache::about_path(path) {
+            match cache::about_path(path) {
                 Some(bytes) => about.extend(bytes),
-                None => return Memo::none(),
+                None => return Stored::none(),
             }
             about.push(0);
         }
-        let Some(path) = crate::cache::file(crate::cache::Entry::Documents, &about) else {
-            return Memo::none();
+        let Some(path) = cache::file(cache::Entry::Documents, &about) else {
+            return Stored::none();
         };
         let known = fs::read_to_string(&path)
             .ok()
             .and_then(|text| parse(&text, build));
-        Memo {
+        Stored {
             path: Some(path),
             build,
             loaded: known.is_some(),
             known: known.unwrap_or_default(),
             this_run: Mutex::default(),
-        }
-    }
-
-    /// The hash a file's content is remembered by.
-    pub(super) fn hash(text: &str) -> u64 {
-        xxhash_rust::xxh3::xxh3_64(text.as_bytes())
-    }
-
-    /// The checked documents of `file`, if its content (`hash`) is remembered.
-    pub(super) fn recall(&self, hash: u64, file: &SpecFile) -> Option<Vec<Checked>> {
-        let documents = self.known.get(&hash)?;
-        let mut checked = Vec::with_capacity(documents.len());
-        for (index, document) in documents.iter().enumerate() {
-            let Some((kind, json)) = document else {
-                checked.push(Checked::Skipped(None));
-                continue;
-            };
-            // A document that no longer reads as its kind (a model change the build
-            // identity missed) is simply checked again.
-            checked.push(match kind {
-                Kind::Mesh => Checked::Mesh(typed(file, index, json)?),
-                Kind::Domain => Checked::Domain(typed(file, index, json)?),
-                Kind::DataProduct => Checked::Product(typed(file, index, json)?),
-            });
-        }
-        self.lock().recalled.push(hash);
-        Some(checked)
-    }
-
-    /// Remembers a file whose every document passed its schema (or was empty); a file with
-    /// anything to report is checked again next time.
-    pub(super) fn remember(&self, hash: u64, checked: &[Checked]) {
-        if self.path.is_none() {
-            return;
-        }
-        let documents: Option<Vec<Remembered>> = checked
-            .iter()
-            .map(|c| match c {
-                Checked::Mesh(d) => Some(Some((Kind::Mesh, d.json.clone()))),
-                Checked::Domain(d) => Some(Some((Kind::Domain, d.json.clone()))),
-                Checked::Product(d) => Some(Some((Kind::DataProduct, d.json.clone()))),
-                Checked::Skipped(None) => Some(None),
-                _ => None,
-            })
-            .collect();
-        if let Some(documents) = documents {
-            self.lock().found.push((hash, documents));
         }
     }
 
@@ -146,7 +95,7 @@ impl Memo {
         let dead = self.known.len() - recalled.len();
         if self.loaded && dead <= recalled.len() + new.len() {
             if !new.is_empty() {
-                let _ = crate::write::append(&path, &entries(&new));
+                let _ = atomic::append(&path, &entries(&new));
             }
             return;
         }
@@ -158,21 +107,24 @@ impl Memo {
             .collect();
         files.sort_by_key(|(hash, _)| *hash);
         let text = format!("{HEADER}\t{:016x}\n{}", self.build, entries(&files));
-        let _ = crate::write::replace(&path, text.as_bytes(), false);
+        let _ = atomic::replace(&path, text.as_bytes(), false);
     }
 }
 
-fn typed<T: serde::de::DeserializeOwned>(
-    file: &SpecFile,
-    index: usize,
-    json: &str,
-) -> Option<Doc<T>> {
-    Some(Doc {
-        file: file.index,
-        spans: file.spans(index),
-        spec: serde_json::from_str(json).ok()?,
-        json: json.to_owned(),
-    })
+impl Memo for Stored {
+    fn recall(&self, hash: u64) -> Option<&[Remembered]> {
+        let documents = self.known.get(&hash)?;
+        self.lock().recalled.push(hash);
+        Some(documents)
+    }
+
+    fn remember(&self, hash: u64, documents: Vec<Remembered>) {
+        self.lock().found.push((hash, documents));
+    }
+
+    fn keeps(&self) -> bool {
+        self.path.is_some()
+    }
 }
 
 /// The memo's entries: per file a line with its hash and its number of documents, and a

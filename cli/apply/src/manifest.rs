@@ -12,8 +12,8 @@ use std::sync::Arc;
 use miette::{NamedSource, SourceSpan};
 use serde_json::Value;
 
-use crate::load::yaml::{self, Limits};
-use crate::source::SourceFile;
+use dappmesh_compiler::load::yaml::{self, Limits};
+use dappmesh_compiler::source::SourceFile;
 
 /// One Kubernetes object of the render, with where it came from.
 #[derive(Debug, Clone)]
@@ -123,7 +123,7 @@ impl Set {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ManifestError {
     #[error("cannot read `{}`", path.display())]
-    #[diagnostic(code(apply::read))]
+    #[diagnostic(code = "apply::read")]
     Read {
         path: PathBuf,
         #[source]
@@ -136,7 +136,7 @@ pub enum ManifestError {
 
     #[error("`{path}` is not where `dappctl render` puts objects")]
     #[diagnostic(
-        code(apply::layout),
+        code = "apply::layout",
         help(
             "apply takes what `dappctl render --out DIR` wrote: platform/ and envs/<env>/<domain>/[<product>/]"
         )
@@ -144,7 +144,7 @@ pub enum ManifestError {
     Layout { path: String },
 
     #[error("{first} and {second} both define {reference}")]
-    #[diagnostic(code(apply::duplicate), help("each object may be rendered once"))]
+    #[diagnostic(code = "apply::duplicate", help("each object may be rendered once"))]
     Duplicate {
         reference: String,
         first: String,
@@ -152,14 +152,14 @@ pub enum ManifestError {
     },
 
     #[error("{0}")]
-    #[diagnostic(code(apply::env))]
+    #[diagnostic(code = "apply::env")]
     Env(String),
 }
 
 /// A rendered file that is not what apply can send, pointing at the place.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("{message}")]
-#[diagnostic(code(apply::manifest), help("{help}"))]
+#[diagnostic(code = "apply::manifest", help("{help}"))]
 pub struct InvalidFile {
     message: String,
     help: String,

@@ -1,44 +1,18 @@
-//! `dappctl init`: a small mesh that validates, to start from.
+//! The scaffold of `dappctl init`: a small mesh that validates, to start from.
 
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum ScaffoldError {
-    #[error("`{0}` already exists; dappctl init never overwrites a file")]
-    #[diagnostic(
-        code(init::exists),
-        help("choose an empty directory, or move the file away")
-    )]
-    Exists(PathBuf),
-    #[error("cannot write `{path}`")]
-    #[diagnostic(code(io::write))]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
 
 const MESH: &str = include_str!("scaffold/mesh.yaml");
 const PRODUCT: &str = include_str!("scaffold/orders.yaml");
 
-/// Writes the scaffold into `dir`, refusing before anything is written if a file is in the way.
-pub fn init(dir: &Path) -> Result<Vec<PathBuf>, ScaffoldError> {
+/// The files of the scaffold for `dir`, by path: a Mesh named after the directory, and one
+/// product. Writing them (and refusing to overwrite) is the caller's.
+pub fn files(dir: &Path) -> [(PathBuf, String); 2] {
     let name = mesh_name(dir);
-    let files = [
+    [
         (dir.join("mesh.yaml"), MESH.replace("MESH_NAME", &name)),
         (dir.join("products").join("orders.yaml"), PRODUCT.to_owned()),
-    ];
-    if let Some((path, _)) = files.iter().find(|(path, _)| path.exists()) {
-        return Err(ScaffoldError::Exists(path.clone()));
-    }
-    for (path, text) in &files {
-        crate::write::atomic(path, text.as_bytes()).map_err(|source| ScaffoldError::Io {
-            path: path.clone(),
-            source,
-        })?;
-    }
-    Ok(files.into_iter().map(|(path, _)| path).collect())
+    ]
 }
 
 /// The directory's name made a DNS-1123 label, or `mesh` when nothing usable is left.

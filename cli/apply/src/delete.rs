@@ -23,7 +23,7 @@ pub enum Selection<'a> {
 pub enum DeleteError {
     #[error("no product `{name}` applied by dappctl on this cluster")]
     #[diagnostic(
-        code(delete::unknown_product),
+        code = "delete::unknown-product",
         help(
             "`kubectl get configmaps -A -l dappmesh.io/product` lists the products dappctl applied"
         )
@@ -32,13 +32,13 @@ pub enum DeleteError {
 
     #[error("several products named `{name}` were applied here: {found}")]
     #[diagnostic(
-        code(delete::ambiguous),
+        code = "delete::ambiguous",
         help("pick one with --env, or delete by mesh: dappctl delete PATH --env ENV")
     )]
     Ambiguous { name: String, found: String },
 
     #[error("cannot find what to delete: {message}")]
-    #[diagnostic(code(delete::lookup))]
+    #[diagnostic(code = "delete::lookup")]
     Lookup { message: String },
 }
 

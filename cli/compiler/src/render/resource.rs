@@ -118,7 +118,7 @@ mod tests {
 
     #[test]
     fn every_example_product_reads_back_from_its_custom_resource() {
-        let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
         let validated = crate::validate::validate_paths(&[examples])
             .unwrap()
             .validated
@@ -154,7 +154,7 @@ mod tests {
     #[test]
     fn the_cluster_copy_of_a_mesh_renders_the_same_bytes() {
         // What the operator sees: the mesh ConfigMap and the DataProduct resources.
-        let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
         let validated = crate::validate::validate_paths(&[examples])
             .unwrap()
             .validated

@@ -14,7 +14,7 @@ use super::RenderError;
 
 macro_rules! embed {
     ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../templates/", $name)))),*]
+        &[$(($name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates/", $name)))),*]
     };
 }
 
@@ -276,7 +276,7 @@ mod tests {
 
     #[test]
     fn every_file_in_templates_is_embedded() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates");
         let mut on_disk: Vec<String> = read_dir(&dir)
             .unwrap()
             .into_iter()

@@ -19,6 +19,7 @@ mod macros;
 pub mod resource;
 mod templates;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -29,7 +30,6 @@ use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 use crate::model::{DataProduct, Environment};
 use crate::source::SourceFile;
 use crate::validate::{Doc, Validated};
-use crate::write::Output;
 pub use context::resource_name;
 pub use emit::to_yaml;
 use templates::Entry;
@@ -42,6 +42,17 @@ pub struct Options {
     pub env: Option<String>,
     /// A directory of templates that replace or add to the built-in ones.
     pub templates: Option<PathBuf>,
+}
+
+/// What to write: files by relative path with their content, the files the [`Earlier`] hook found
+/// intact (kept as they are, still owned), the keys of the inputs behind each product
+/// directory, and for each other template run its key and files.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub files: BTreeMap<String, Vec<u8>>,
+    pub intact: Vec<String>,
+    pub keys: BTreeMap<String, u64>,
+    pub runs: BTreeMap<String, (u64, Vec<String>)>,
 }
 
 /// The files of the repository, by path relative to its root.
@@ -67,15 +78,15 @@ impl Rendered {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum RenderError {
     #[error("the mesh has no environment `{name}`")]
-    #[diagnostic(code(render::unknown_env), help("{help}"))]
+    #[diagnostic(code = "render::unknown-env", help("{help}"))]
     UnknownEnv { name: String, help: String },
 
     #[error("the mesh has no data product `{name}`")]
-    #[diagnostic(code(render::unknown_product))]
+    #[diagnostic(code = "render::unknown-product")]
     UnknownProduct { name: String },
 
     #[error("cannot read templates at {}", path.display())]
-    #[diagnostic(code(render::templates))]
+    #[diagnostic(code = "render::templates")]
     Templates {
         path: PathBuf,
         #[source]
@@ -83,7 +94,7 @@ pub enum RenderError {
     },
 
     #[error("template {name}: {message}")]
-    #[diagnostic(code(render::template), help("{help}"))]
+    #[diagnostic(code = "render::template", help("{help}"))]
     Template {
         name: String,
         message: String,
@@ -92,13 +103,13 @@ pub enum RenderError {
 
     #[error("template {name} is not under platform/, mesh/, environment/, domain/ or product/")]
     #[diagnostic(
-        code(render::template_scope),
+        code = "render::template-scope",
         help("the first directory says how often a template renders; start partials with `_`")
     )]
     Scope { name: String },
 
     #[error("template {template} rendered {what}")]
-    #[diagnostic(code(render::output), help("{help}"))]
+    #[diagnostic(code = "render::output", help("{help}"))]
     Output {
         template: String,
         what: String,
@@ -107,7 +118,7 @@ pub enum RenderError {
 
     #[error("{first} and {second} are one object: the same kind and name in one namespace")]
     #[diagnostic(
-        code(render::collision),
+        code = "render::collision",
         help(
             "names joined with '-' can meet (domain `a` + product `b-c`, domain `a-b` + product `c`); rename one of them"
         )
@@ -116,7 +127,7 @@ pub enum RenderError {
 
     #[error("{path} is rendered twice: by {first} and by {second}")]
     #[diagnostic(
-        code(render::duplicate),
+        code = "render::duplicate",
         help("two objects of one kind share a name in one directory; rename one of them")
     )]
     Duplicate {
@@ -157,6 +168,9 @@ struct Object {
 /// What an earlier render left in the output, for the parts of this one whose inputs (the
 /// key) are unchanged: their files' paths, when every one is still as written.
 pub trait Earlier: Sync {
+    /// The program the earlier files came from (its version and build): part of every key, so
+    /// that a rebuilt program with other templates or rules never takes them for its own.
+    fn build(&self) -> u64;
     /// The files below a product's directory.
     fn directory(&self, dir: &str, key: u64) -> Option<Vec<String>>;
     /// The files of one template run (a platform, mesh, environment or domain template).
@@ -167,6 +181,10 @@ pub trait Earlier: Sync {
 pub struct Afresh;
 
 impl Earlier for Afresh {
+    fn build(&self) -> u64 {
+        0
+    }
+
     fn directory(&self, _: &str, _: u64) -> Option<Vec<String>> {
         None
     }
@@ -438,7 +456,7 @@ pub fn render(
         jobs.par_iter()
             .map(|(entry, dir, ctx)| {
                 let unit = format!("{}:{}", entry.name, dir.to_string_lossy());
-                let key = run_key(&templates, &unit, ctx);
+                let key = run_key(earlier.build(), &templates, &unit, ctx);
                 if let Some(files) = earlier.run(&unit, key) {
                     return Ok(Part::Intact { unit, key, files });
                 }
@@ -474,7 +492,15 @@ pub fn render(
                     .join(&env.name)
                     .join(&meta.domain)
                     .join(&meta.name);
-                let key = product_key(&templates, validated, doc, env, &consumers, &by_name);
+                let key = product_key(
+                    earlier.build(),
+                    &templates,
+                    validated,
+                    doc,
+                    env,
+                    &consumers,
+                    &by_name,
+                );
                 let dir_key = dir.to_string_lossy().into_owned();
                 if let Some(files) = earlier.directory(&dir_key, key) {
                     return Ok(Part::Intact {
@@ -626,11 +652,11 @@ impl Part {
     }
 }
 
-/// A hash of everything one template run's files are made from: dappctl's build, the
+/// A hash of everything one template run's files are made from: the program's build, the
 /// templates, which run it is, and what it sees.
-fn run_key(templates: &Templates, run: &str, context: &Value) -> u64 {
+fn run_key(build: u64, templates: &Templates, run: &str, context: &Value) -> u64 {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    hasher.update(&crate::cache::build().unwrap_or_default().to_le_bytes());
+    hasher.update(&build.to_le_bytes());
     hasher.update(&templates.fingerprint.to_le_bytes());
     hasher.update(&(run.len() as u64).to_le_bytes());
     hasher.update(run.as_bytes());
@@ -639,10 +665,11 @@ fn run_key(templates: &Templates, run: &str, context: &Value) -> u64 {
     hasher.digest()
 }
 
-/// A hash of everything a product's files are made from in one environment: dappctl's build,
+/// A hash of everything a product's files are made from in one environment: the program's build,
 /// the templates, the mesh, the environment, the product, the products that consume its ports
 /// and the documents of those whose ports it consumes. Equal keys, equal files.
 fn product_key(
+    build: u64,
     templates: &Templates,
     validated: &Validated,
     doc: &Doc<DataProduct>,
@@ -656,7 +683,7 @@ fn product_key(
         hasher.update(&(bytes.len() as u64).to_le_bytes());
         hasher.update(bytes);
     };
-    part(&crate::cache::build().unwrap_or_default().to_le_bytes());
+    part(&build.to_le_bytes());
     part(&templates.fingerprint.to_le_bytes());
     part(validated.mesh.json.as_bytes());
     part(env.name.as_bytes());
@@ -835,7 +862,7 @@ mod tests {
 
     #[test]
     fn one_product_renders_as_it_does_in_the_whole_mesh() {
-        let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
         let validated = crate::validate::validate_paths(&[examples])
             .unwrap()
             .validated

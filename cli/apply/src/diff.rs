@@ -96,7 +96,7 @@ async fn one(
 }
 
 fn yaml(value: &Value) -> String {
-    crate::render::to_yaml(value)
+    dappmesh_compiler::render::to_yaml(value)
 }
 
 /// The fields `dappctl` manages on an object, in the server's FieldsV1 form.

@@ -26,7 +26,7 @@ pub struct Target {
 pub enum ClusterError {
     #[error("cannot load the kubeconfig: {message}")]
     #[diagnostic(
-        code(apply::kubeconfig),
+        code = "apply::kubeconfig",
         help(
             "pass --kubeconfig FILE, set KUBECONFIG, or pick a context that exists with --context"
         )
@@ -35,7 +35,7 @@ pub enum ClusterError {
 
     #[error("cannot reach the cluster at {url}: {message}")]
     #[diagnostic(
-        code(apply::unreachable),
+        code = "apply::unreachable",
         help("is the cluster running, and is this the right context (--context, KUBECONFIG)?")
     )]
     Unreachable { url: String, message: String },
@@ -44,7 +44,7 @@ pub enum ClusterError {
         "the cluster at {url} refused the credentials of context `{context}` (401 Unauthorized)"
     )]
     #[diagnostic(
-        code(apply::unauthorized),
+        code = "apply::unauthorized",
         help("the token or certificate has expired or is wrong; log in to the cluster again")
     )]
     Unauthorized { url: String, context: String },

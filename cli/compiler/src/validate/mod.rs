@@ -17,7 +17,7 @@ use crate::model::{DataProduct, Domain, Mesh};
 use crate::schema::Kind;
 use crate::source::{SourceFile, Span};
 use document::Envelope;
-pub use memo::Memo;
+pub use memo::{Forgetful, Memo, Remembered};
 
 /// A document that passed its schema, with its typed form and the tree it came from (so later
 /// rules can still point at the exact text).
@@ -146,7 +146,7 @@ pub fn validate(loaded: Loaded) -> Outcome {
 /// Finds, loads and validates every spec file below `paths`. Each document is checked as
 /// soon as its file is parsed, so the mesh is never held as JSON all at once.
 pub fn validate_paths(paths: &[std::path::PathBuf]) -> Result<Outcome, crate::load::LoadError> {
-    validate_paths_with(paths, &Memo::none())
+    validate_paths_with(paths, &Forgetful)
 }
 
 /// Validates spec documents held in memory, each text named by the path its diagnostics
@@ -162,7 +162,7 @@ pub fn validate_texts(texts: Vec<crate::source::SourceFile>) -> Outcome {
 /// telling it about the ones found valid now.
 pub fn validate_paths_with(
     paths: &[std::path::PathBuf],
-    memo: &Memo,
+    memo: &dyn Memo,
 ) -> Result<Outcome, crate::load::LoadError> {
     let files = crate::load::discover(paths)?;
     let loaded = crate::load::load_with(&files, crate::load::Limits::default(), |file| {
@@ -171,13 +171,13 @@ pub fn validate_paths_with(
     Ok(conclude(loaded))
 }
 
-fn check_file(file: &SpecFile, memo: &Memo) -> Result<Vec<Checked>, Box<Diagnostic>> {
-    let hash = Memo::hash(file.source.text());
-    if let Some(checked) = memo.recall(hash, file) {
+fn check_file(file: &SpecFile, memo: &dyn Memo) -> Result<Vec<Checked>, Box<Diagnostic>> {
+    let hash = memo::hash(file.source.text());
+    if let Some(checked) = memo::recall(memo, hash, file) {
         return Ok(checked);
     }
     let checked: Vec<Checked> = file.parse()?.into_iter().map(check_document).collect();
-    memo.remember(hash, &checked);
+    memo::remember(memo, hash, &checked);
     Ok(checked)
 }
 
@@ -346,7 +346,7 @@ mod tests {
     use crate::source::SourceFile;
 
     fn examples() -> Vec<PathBuf> {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
         crate::load::discover(&[root]).expect("the examples are there")
     }
 
