@@ -3,13 +3,14 @@
 //! URLs; a product with its ports and contracts).
 //!
 //! The registry parses legacy markup into `widget: {tag, attributes}` when it is written;
-//! only that structured form reaches the page. It is checked again here, with the same
-//! rules the page relies on, because a registry of the idea-lab era sends markup and no
+//! only that structured form reaches the page. It is checked again here, with the rules of
+//! `registry_api::widget` the registry wrote it by, because a registry of the idea-lab era sends markup and no
 //! structure: such a widget is listed but cannot be mounted, and its markup is dropped.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use registry_api::widget::Element;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
@@ -49,13 +50,6 @@ pub struct Bundle {
     pub css: Option<Url>,
 }
 
-/// A custom element the page mounts with `createElement` and `setAttribute`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Element {
-    pub tag: String,
-    pub attributes: Map<String, Value>,
-}
-
 /// A widget as the page sees it.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -65,6 +59,7 @@ pub struct WidgetView {
     pub owner: Option<String>,
     pub last_updated: Option<String>,
     pub stale: bool,
+    /// What the page mounts with `createElement` and `setAttribute`.
     pub element: Option<Element>,
     /// Same-origin proxy URLs, `/api/bundles/{id}?url=…`.
     pub script: Option<String>,
@@ -113,49 +108,8 @@ pub fn bundle_of(entry: &RegistryEntry) -> Bundle {
     }
 }
 
-/// Checks a tag the way the page's `customElements` would accept it, restricted to ASCII.
-fn check_tag(tag: &str) -> Result<(), String> {
-    let b = tag.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 64
-        && b[0].is_ascii_lowercase()
-        && tag.contains('-')
-        && b.iter().all(|&c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'.' | b'_')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "'{}' is not a custom element name",
-            tag.escape_default()
-        ))
-    }
-}
-
-/// Attribute names that run or load script, whatever the value.
-fn check_attribute_name(name: &str) -> Result<(), String> {
-    let b = name.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 64
-        && (b[0].is_ascii_lowercase() || b[0] == b'_')
-        && b.iter().all(|&c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'.' | b'_')
-        });
-    if !ok
-        || name.starts_with("on")
-        || name.starts_with("xmlns")
-        || matches!(name, "style" | "srcdoc" | "formaction")
-    {
-        return Err(format!(
-            "attribute '{}' is not allowed",
-            name.escape_default()
-        ));
-    }
-    Ok(())
-}
-
-/// The structured element of an entry, checked.
+/// The structured element of an entry, checked with the registry's own rules: the page
+/// mounts nothing the registry would have refused.
 fn element_of(entry: &RegistryEntry) -> Result<Element, String> {
     let Some(widget) = &entry.widget else {
         return Err(if entry.service.web_component.is_some() {
@@ -165,28 +119,10 @@ fn element_of(entry: &RegistryEntry) -> Result<Element, String> {
             "the registration has no web component".to_owned()
         });
     };
-    let tag = widget
-        .get("tag")
-        .and_then(Value::as_str)
-        .ok_or("the element has no tag")?;
-    check_tag(tag)?;
-    let mut attributes = Map::new();
-    if let Some(attrs) = widget.get("attributes") {
-        let attrs = attrs
-            .as_object()
-            .ok_or("the attributes are not an object")?;
-        for (name, value) in attrs {
-            check_attribute_name(name)?;
-            let value = value
-                .as_str()
-                .ok_or_else(|| format!("attribute '{name}' is not a string"))?;
-            attributes.insert(name.clone(), Value::String(value.to_owned()));
-        }
-    }
-    Ok(Element {
-        tag: tag.to_owned(),
-        attributes,
-    })
+    let element = Element::deserialize(widget)
+        .map_err(|e| format!("the element is not a tag with string attributes: {e}"))?;
+    element.check().map_err(|e| e.reason)?;
+    Ok(element)
 }
 
 /// Whether an entry is stale. While the registry answers, its own `stale` is the truth;
@@ -393,6 +329,24 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The page mounts exactly the widgets the registry stores and `dappctl validate`
+    /// accepts (registry/api/fixtures/widgets.json).
+    #[test]
+    fn mountable_widgets_follow_the_shared_widget_fixture() {
+        let cases: Value =
+            serde_json::from_str(include_str!("../../registry/api/fixtures/widgets.json")).unwrap();
+        for (group, accepted) in [("accepted", true), ("refused", false)] {
+            for case in cases[group].as_array().unwrap() {
+                let element = json!({"tag": case["tag"], "attributes": case["attributes"]});
+                let w = view(
+                    json!({"id":"w","service":{"webComponent":{"jsUrl":"http://w.ns/b.js"}},"widget":element}),
+                    true,
+                );
+                assert_eq!(w.element.is_some(), accepted, "{element}: {:?}", w.problem);
+            }
+        }
+    }
+
     fn entry(v: Value) -> RegistryEntry {
         serde_json::from_value(v).unwrap()
     }
@@ -414,14 +368,14 @@ mod tests {
             json!({"id":"w 1","service":{"label":"Sales","tags":{"owner":"team-a"},
                 "webComponent":{"jsUrl":"http://w.ns/b.js?v=1&x=2","cssUrl":"https://w.ns/b.css","componentId":"<w-tag a=\"1\"></w-tag>"}},
                 "lastUpdated":"2023-11-14T22:13:19.000000Z","ttlSeconds":15,"stale":false,
-                "widget":{"tag":"w-tag","attributes":{"a":"1","b":"<i>"}}}),
+                "widget":{"tag":"w-tag","attributes":{"a":"1","b":"x & \"y\""}}}),
             true,
         );
         let out = serde_json::to_value(&w).unwrap();
         assert_eq!(
             out,
             json!({"id":"w 1","label":"Sales","owner":"team-a","lastUpdated":"2023-11-14T22:13:19.000000Z",
-                "stale":false,"element":{"tag":"w-tag","attributes":{"a":"1","b":"<i>"}},
+                "stale":false,"element":{"tag":"w-tag","attributes":{"a":"1","b":"x & \"y\""}},
                 "script":"/api/bundles/w+1?url=http%3A%2F%2Fw.ns%2Fb.js%3Fv%3D1%26x%3D2",
                 "stylesheet":"/api/bundles/w+1?url=https%3A%2F%2Fw.ns%2Fb.css","problem":null})
         );
@@ -442,6 +396,15 @@ mod tests {
             json!({"tag":"w-x","attributes":{"a":1}}),
             json!({"tag":"W-X"}),
             json!({"tag":"w-x","attributes":[]}),
+            // What the registry itself refuses: markup and script URLs in values, look-alike
+            // tags, overlong names, unknown fields.
+            json!({"tag":"w-x","attributes":{"b":"<i>"}}),
+            json!({"tag":"w-x","attributes":{"href":" JaVa\tscript:alert(1)"}}),
+            json!({"tag":"w-x","attributes":{"a":"x\u{202E}y"}}),
+            json!({"tag":"math-α"}),
+            json!({"tag":"font-face"}),
+            json!({"tag":format!("w-{}", "x".repeat(63))}),
+            json!({"tag":"w-x","extra":true}),
         ] {
             let w = view(
                 json!({"id":"x","service":{"webComponent":{"jsUrl":"http://w/b.js"}},"widget":bad}),

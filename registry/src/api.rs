@@ -28,7 +28,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::{Denied, Need, ReadAccess, Tokens};
 use crate::catalog::parse_product;
-use crate::input::{BodyError, IdKind, Invalid, check_id};
+use registry_api::text::{IdKind, Invalid, check_id};
+
+use crate::input::BodyError;
 use crate::metrics::Metrics;
 use crate::service::parse_registration;
 use crate::state::{Registry, WriteError};

@@ -19,8 +19,8 @@ use std::fmt;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 
-use crate::input::{IdKind, check_id};
 use crate::store::Collection;
+use registry_api::text::{IdKind, check_id};
 
 /// Shortest token accepted: 16 characters is 96 bits of base64, beyond guessing.
 pub const MIN_TOKEN_LEN: usize = 16;

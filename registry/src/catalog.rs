@@ -8,8 +8,10 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::input::{BodyError, IdKind, Invalid, check_id, check_text, check_url, parse_object};
-use crate::widget::{Attributes, Element};
+use registry_api::text::{IdKind, Invalid, check_id, check_text};
+use registry_api::widget::{Attributes, Element};
+
+use crate::input::{BodyError, check_url, parse_object};
 
 pub const MAX_INPUT_PORTS: usize = 64;
 pub const MAX_OUTPUT_PORTS: usize = 64;

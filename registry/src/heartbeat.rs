@@ -14,7 +14,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use tokio::sync::watch;
 use url::Url;
 
-use crate::input::{IdKind, check_id};
+use registry_api::text::{IdKind, check_id};
 
 /// The first retry waits up to this long; each further failure doubles it, up to the cap.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);

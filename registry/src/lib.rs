@@ -2,7 +2,7 @@
 //! products, compatible with the idea-lab registry API.
 //!
 //! Data moves one way: a request body is parsed and checked ([`service`], [`catalog`],
-//! [`widget`], [`input`]), authorized ([`auth`]), committed to SQLite by the single writer
+//! [`input`], with the shared rules of [`registry_api`]), authorized ([`auth`]), committed to SQLite by the single writer
 //! ([`state`], [`store`]), and only then visible to reads and watchers ([`watch`]).
 //! [`app`] builds the HTTP service for `main` and for tests alike.
 
@@ -19,6 +19,5 @@ pub mod state;
 pub mod store;
 pub mod ttl;
 pub mod watch;
-pub mod widget;
 
 pub use api::{AppState, app};

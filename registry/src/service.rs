@@ -6,9 +6,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::input::{BodyError, Invalid, StringMap, check_text, check_url, parse_object};
+use registry_api::text::{Invalid, StringMap, check_text};
+use registry_api::widget::{Element, parse_markup};
+
+use crate::input::{BodyError, check_url, parse_object};
 use crate::ttl::TtlPolicy;
-use crate::widget::{Element, parse_markup};
 
 pub const MAX_LABEL_CHARS: usize = 256;
 pub const MAX_TAGS: usize = 32;
@@ -98,7 +100,24 @@ fn check_web_component(wc: WebComponentSpec) -> Result<Element, Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::widget::Attributes;
+    use registry_api::widget::Attributes;
+
+    /// A widget the registry stores is one `dappctl validate` accepts and the dashboard
+    /// mounts: the three are tested against one list (registry/api/fixtures/widgets.json).
+    #[test]
+    fn registrations_follow_the_shared_widget_fixture() {
+        let cases: serde_json::Value =
+            serde_json::from_str(include_str!("../api/fixtures/widgets.json")).unwrap();
+        for (group, accepted) in [("accepted", true), ("refused", false)] {
+            for case in cases[group].as_array().unwrap() {
+                let element =
+                    serde_json::json!({"tag": case["tag"], "attributes": case["attributes"]});
+                let body = serde_json::json!({"webComponent": {"jsUrl": "http://w.ns/b.js", "element": element}});
+                let parsed = parse_registration(body.to_string().as_bytes(), &TtlPolicy::default());
+                assert_eq!(parsed.is_ok(), accepted, "{element}: {parsed:?}");
+            }
+        }
+    }
 
     const IDEA_LAB: &str = r#"{"webComponent":{"jsUrl":"http://w.ns/bundle.js","cssUrl":"http://w.ns/bundle.css","componentId":"<w-tag param_one=\"x\"></w-tag>"},"label":"Friendly","tags":{"k":"v"}}"#;
 

@@ -27,7 +27,7 @@ use crate::clock::{Clock, Micros, rfc3339};
 use crate::service::NewRegistration;
 use crate::store::{Collection, ProductRow, RegistrationRow, Store, StoreError};
 use crate::ttl::{Liveness, SweepAction, TtlPolicy, sweep_action};
-use crate::widget::Element;
+use registry_api::widget::Element;
 
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 1024;

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::value::RawValue;
 
 use crate::clock::Micros;
-use crate::widget::Element;
+use registry_api::widget::Element;
 
 /// The database file inside the data directory.
 pub const FILE_NAME: &str = "registry.sqlite3";
@@ -376,7 +376,7 @@ mod tests {
             service: RawValue::from_string(format!(r#"{{"label":"{label}"}}"#)).unwrap(),
             widget: Some(Element {
                 tag: "w-x".into(),
-                attributes: crate::widget::Attributes::from_pairs(&[("a", "1")]),
+                attributes: registry_api::widget::Attributes::from_pairs(&[("a", "1")]),
             }),
             ttl: Duration::from_millis(1500),
             created: 1,

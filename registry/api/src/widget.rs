@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::input::{Invalid, StringMap, check_text};
+use crate::text::{Invalid, StringMap, check_text};
 
 /// Longest markup accepted in `componentId`, in bytes.
 pub const MAX_MARKUP_LEN: usize = 4096;
@@ -57,16 +57,28 @@ pub fn check_tag(tag: &str) -> Result<(), Invalid> {
             "the tag name must be 1 to {MAX_TAG_LEN} characters"
         )));
     }
-    let bytes = tag.as_bytes();
-    let valid_chars = bytes[0].is_ascii_lowercase()
-        && bytes.iter().all(|&b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_')
-        });
-    if !valid_chars || !tag.contains('-') {
-        return Err(bad(format!(
-            "'{}' is not a custom element name (a lowercase letter, then letters, digits, '.', '_' or '-', with at least one '-')",
+    let not_a_name = |why: &str| {
+        Err(bad(format!(
+            "'{}' is not a custom element name: {why}",
             tag.escape_default()
-        )));
+        )))
+    };
+    if !tag.as_bytes()[0].is_ascii_lowercase() {
+        return not_a_name("it must start with a lower-case ASCII letter");
+    }
+    if tag.bytes().any(|b| b.is_ascii_uppercase()) {
+        return not_a_name("it must not contain upper-case letters");
+    }
+    if !tag
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'_'))
+    {
+        return not_a_name(
+            "it may contain only lower-case ASCII letters, digits, '.', '_' and '-'",
+        );
+    }
+    if !tag.contains('-') {
+        return not_a_name("it must contain a hyphen");
     }
     if RESERVED_TAGS.contains(&tag) {
         return Err(bad(format!(
@@ -535,6 +547,23 @@ mod tests {
         assert!(parse_markup(&long).is_err());
         let many: String = (0..=MAX_ATTRIBUTES).map(|i| format!(" a{i}")).collect();
         assert!(parse_markup(&format!("<w-tag{many}></w-tag>")).is_err());
+    }
+
+    /// The cases every consumer of these rules is tested against (fixtures/widgets.json).
+    #[test]
+    fn the_shared_fixture_is_what_the_rules_say() {
+        let cases: serde_json::Value =
+            serde_json::from_str(include_str!("../fixtures/widgets.json")).unwrap();
+        for (group, accepted) in [("accepted", true), ("refused", false)] {
+            for case in cases[group].as_array().unwrap() {
+                let mut case = case.clone();
+                case.as_object_mut().unwrap().remove("why");
+                let checked = serde_json::from_value::<Element>(case.clone())
+                    .map_err(|e| e.to_string())
+                    .and_then(|e| e.check().map_err(|e| e.reason));
+                assert_eq!(checked.is_ok(), accepted, "{case}: {checked:?}");
+            }
+        }
     }
 
     #[test]
