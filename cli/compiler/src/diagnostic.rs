@@ -262,7 +262,11 @@ pub const CATALOG: &[(&str, &str)] = &[
     ),
     (
         "widget::tag",
-        "A widget tag is not a valid custom-element name.",
+        "A widget tag is not a custom-element name the registry accepts.",
+    ),
+    (
+        "widget::attribute",
+        "A widget prop is not an attribute the registry accepts.",
     ),
     ("unused::storage", "Storage that no port or snapshot uses."),
     ("unused::secret", "A secret no connector uses."),

@@ -628,3 +628,20 @@ pub struct Widget {
     pub props: BTreeMap<String, serde_json::Value>,
     pub image: String,
 }
+
+impl Widget {
+    /// The props as the element's attributes, by name: strings as written, numbers and
+    /// booleans in their JSON spelling. What the registry receives and checks.
+    pub fn attributes(&self) -> BTreeMap<&str, String> {
+        self.props
+            .iter()
+            .map(|(name, value)| {
+                let text = match value {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (name.as_str(), text)
+            })
+            .collect()
+    }
+}

@@ -88,3 +88,37 @@ fn every_catalogued_code_has_a_fixture() {
         .collect();
     assert!(untested.is_empty(), "codes without a fixture: {untested:?}");
 }
+
+/// `dappctl validate` accepts exactly the widgets the registry stores and the dashboard
+/// mounts: all three are tested against registry/api/fixtures/widgets.json.
+#[test]
+fn widgets_follow_the_registrys_shared_fixture() {
+    let root = super::harness::repo_root();
+    let cases: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("registry/api/fixtures/widgets.json")).unwrap(),
+    )
+    .unwrap();
+    let mesh = std::fs::read_to_string(fixtures().join("invalid/widget-tag.yaml")).unwrap();
+    assert!(mesh.contains("      tag: revenuechart\n"));
+    for (group, accepted) in [("accepted", true), ("refused", false)] {
+        for case in cases[group].as_array().unwrap() {
+            // JSON is YAML: the case goes in as written, quoting and escapes included.
+            let widget = format!(
+                "      tag: {}\n      props: {}\n",
+                case["tag"], case["attributes"]
+            );
+            let text = mesh.replace("      tag: revenuechart\n", &widget);
+            let source = dappmesh_compiler::source::SourceFile::new("case.yaml".into(), text);
+            let report = dappmesh_compiler::validate::validate_texts(vec![source]).report;
+            let codes: Vec<&str> = report.diagnostics.iter().map(|d| d.code).collect();
+            if accepted {
+                assert!(codes.is_empty(), "{case}: {codes:?}");
+            } else {
+                assert!(
+                    !codes.is_empty() && codes.iter().all(|c| c.starts_with("widget::")),
+                    "{case}: {codes:?}"
+                );
+            }
+        }
+    }
+}

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use registry_api::widget::{Attributes, Element};
 use serde_json::{Value, json};
 
 use super::contract;
@@ -481,17 +482,7 @@ pub fn product(
         .map(|w| {
             let resource = resource_name(&[name, &w.name]);
             let base = format!("http://{resource}.{namespace}.svc:8080");
-            let attributes: BTreeMap<&str, String> = w
-                .props
-                .iter()
-                .map(|(k, v)| {
-                    let text = match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    (k.as_str(), text)
-                })
-                .collect();
+            let attributes = w.attributes();
             let registration = json!({
                 "label": format!("{} ({})", w.name, name),
                 "tags": { "domain": namespace, "product": name },
@@ -538,18 +529,15 @@ pub fn product(
 
 /// The legacy registration markup: one custom element with its attributes, escaped, for
 /// registry clients that predate the structured `element`.
+/// The legacy `componentId` markup of a widget, for registries of the idea-lab era: the
+/// registry's own serialization, which parses back to exactly this element.
 fn markup(tag: &str, attributes: &BTreeMap<&str, String>) -> String {
-    let mut out = format!("<{tag}");
-    for (name, value) in attributes {
-        let escaped = value
-            .replace('&', "&amp;")
-            .replace('"', "&quot;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;");
-        out.push_str(&format!(" {name}=\"{escaped}\""));
+    let pairs: Vec<(&str, &str)> = attributes.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Element {
+        tag: tag.to_owned(),
+        attributes: Attributes::from_pairs(&pairs),
     }
-    out.push_str(&format!("></{tag}>"));
-    out
+    .to_markup()
 }
 
 /// Pinot's schema and REALTIME table for a product's analytics storage: the serving schema
@@ -739,14 +727,5 @@ mod tests {
             "overflow is refused, not wrapped"
         );
         assert_eq!(seconds("1w"), None);
-    }
-
-    #[test]
-    fn markup_escapes_attribute_values() {
-        let attributes = BTreeMap::from([("title", "<b>\"x\" & y</b>".to_owned())]);
-        assert_eq!(
-            markup("w-x", &attributes),
-            "<w-x title=\"&lt;b&gt;&quot;x&quot; &amp; y&lt;/b&gt;\"></w-x>"
-        );
     }
 }

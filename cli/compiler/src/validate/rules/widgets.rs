@@ -1,69 +1,57 @@
-//! Widget tags must be valid custom-element names, or the browser refuses to define them
-//! (HTML Living Standard, "valid custom element name").
+//! Widgets must be what the registry accepts, or the product validates, renders and syncs
+//! and its widget never appears: the tag a valid custom-element name (HTML Living Standard,
+//! restricted to ASCII) and each prop an attribute the dashboard may set. The rules are
+//! `registry_api::widget`'s, the ones the registry and the dashboard apply.
+
+use registry_api::widget::{MAX_ATTRIBUTES, check_attribute, check_tag};
 
 use crate::diagnostic::Diagnostic;
 use crate::model::DataProduct;
 use crate::validate::Doc;
 
-/// Names the HTML standard reserves from SVG and MathML.
-const RESERVED: [&str; 8] = [
-    "annotation-xml",
-    "color-profile",
-    "font-face",
-    "font-face-src",
-    "font-face-uri",
-    "font-face-format",
-    "font-face-name",
-    "missing-glyph",
-];
-
 pub(super) fn check(doc: &Doc<DataProduct>, out: &mut Vec<Diagnostic>) {
     for (i, widget) in doc.spec.spec.widgets.iter().enumerate() {
-        if let Err(why) = custom_element_name(&widget.tag) {
+        if let Err(why) = check_tag(&widget.tag) {
             let fixed = suggestion(&widget.tag, &doc.spec.metadata.name);
             out.push(
                 doc.error(
                     "widget::tag",
-                    format!("`{}` is not a valid custom-element name: {why}", widget.tag),
+                    format!("the registry refuses this tag: {}", why.reason),
                     &format!("/spec/widgets/{i}/tag"),
                 )
                 .label("invalid tag")
                 .help(format!(
-                    "a custom-element name starts with a lower-case letter and contains a hyphen, e.g. `{fixed}`"
+                    "a custom-element name is a lower-case ASCII letter, then letters, digits, '.', '_' or '-', with at least one '-', e.g. `{fixed}`"
                 )),
             );
         }
+        if widget.props.len() > MAX_ATTRIBUTES {
+            out.push(
+                doc.error(
+                    "widget::attribute",
+                    format!(
+                        "the registry refuses more than {MAX_ATTRIBUTES} attributes on one widget ({} props)",
+                        widget.props.len()
+                    ),
+                    &format!("/spec/widgets/{i}/props"),
+                )
+                .label("too many props"),
+            );
+        }
+        for (name, value) in &widget.attributes() {
+            if let Err(why) = check_attribute(name, value) {
+                out.push(
+                    doc.error(
+                        "widget::attribute",
+                        format!("the registry refuses this prop: {}", why.reason),
+                        &format!("/spec/widgets/{i}/props/{name}"),
+                    )
+                    .label("invalid prop")
+                    .help("props become attributes of the element: no event handlers, style, srcdoc, formaction or xmlns, no '<', '>' or '`', no script or data URLs"),
+                );
+            }
+        }
     }
-}
-
-pub fn custom_element_name(name: &str) -> Result<(), &'static str> {
-    let mut chars = name.chars();
-    if !chars.next().is_some_and(|c| c.is_ascii_lowercase()) {
-        return Err("it must start with a lower-case ASCII letter");
-    }
-    if !name.contains('-') {
-        return Err("it must contain a hyphen");
-    }
-    if name.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err("it must not contain upper-case letters");
-    }
-    if !name.chars().all(pcen_char) {
-        return Err("it contains a character not allowed in element names");
-    }
-    if RESERVED.contains(&name) {
-        return Err("the name is reserved by SVG and MathML");
-    }
-    Ok(())
-}
-
-/// PCENChar from the HTML standard.
-fn pcen_char(c: char) -> bool {
-    matches!(c,
-        '-' | '.' | '0'..='9' | '_' | 'a'..='z' | '\u{B7}'
-        | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{37D}'
-        | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}' | '\u{203F}'..='\u{2040}'
-        | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}'
-        | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}' | '\u{10000}'..='\u{EFFFF}')
 }
 
 fn suggestion(tag: &str, product: &str) -> String {
@@ -86,7 +74,7 @@ fn suggestion(tag: &str, product: &str) -> String {
         } else {
             format!("{product}-{cleaned}")
         };
-    if custom_element_name(&candidate).is_ok() {
+    if check_tag(&candidate).is_ok() {
         candidate
     } else {
         format!("{product}-widget")
@@ -98,15 +86,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn follows_the_html_standard() {
-        assert!(custom_element_name("web-analytics-histogram").is_ok());
-        assert!(custom_element_name("math-α").is_ok());
-        assert!(custom_element_name("histogram").is_err());
-        assert!(custom_element_name("Web-chart").is_err());
-        assert!(custom_element_name("web-Chart").is_err());
-        assert!(custom_element_name("1-chart").is_err());
-        assert!(custom_element_name("font-face").is_err());
-        assert!(custom_element_name("web chart").is_err());
+    fn tags_follow_the_registry() {
+        assert!(check_tag("web-analytics-histogram").is_ok());
+        // The HTML standard allows it; the registry refuses non-ASCII look-alikes.
+        assert!(check_tag("math-α").is_err());
+        for bad in [
+            "histogram",
+            "Web-chart",
+            "web-Chart",
+            "1-chart",
+            "font-face",
+            "web chart",
+        ] {
+            assert!(check_tag(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
