@@ -265,6 +265,7 @@ fn consumers(out: &mut String, products: &[Product], list: &[usize]) {
     }
 }
 
+#[allow(clippy::too_many_lines)]
 fn product_yaml(products: &[Product], p: &Product) -> String {
     let i = p.index;
     let (entity, extra, extra_type) = ENTITIES[p.entity];

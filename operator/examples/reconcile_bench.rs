@@ -38,6 +38,7 @@ fn objects(dir: &Path, out: &mut Vec<(String, Value)>) {
     }
 }
 
+#[allow(clippy::too_many_lines)]
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, rendered, operator] = args.as_slice() else {

@@ -156,6 +156,7 @@ fn check_urn(id: &str, name: Option<&str>, major: u64) -> Result<(), Invalid> {
 }
 
 /// Parses and checks a product document for the product `id` (already a valid id).
+#[allow(clippy::too_many_lines)]
 pub fn parse_product(id: &str, body: &[u8]) -> Result<NewProduct, BodyError> {
     let (spec, raw) = parse_object::<ProductSpec>(body)?;
     if let Some(body_id) = &spec.id {

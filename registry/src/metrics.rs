@@ -75,6 +75,7 @@ impl Metrics {
     }
 
     /// The exposition text.
+    #[allow(clippy::too_many_lines)]
     pub fn render(&self, registry: &Registry) -> String {
         let mut out = String::with_capacity(4096);
         {

@@ -221,6 +221,7 @@ impl Sending {
 }
 
 /// Applies every set to the cluster, then prunes and waits as asked.
+#[allow(clippy::too_many_lines)]
 pub async fn apply(
     cluster: Arc<Cluster>,
     sets: &[Set],

@@ -417,6 +417,7 @@ fn listed_untouched(dir: &Path, files: &[(&str, Fingerprint)], name_at: usize) -
 /// removes the files it owned before that are no longer wanted and that `covers` says this
 /// output speaks for, and records what it owns now in [`OWNED`]. Paths must stay inside `dir`
 /// (no `..`, not absolute). `cache` spares reading back files nobody touched and is updated.
+#[allow(clippy::too_many_lines)]
 pub fn sync(
     dir: &Path,
     output: &Output,

@@ -102,6 +102,7 @@ async fn without_a_registry_the_lists_are_unavailable_and_not_ready() {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines)]
 async fn the_proxy_fetches_only_registered_bundles_within_limits() {
     let registry = start_registry("15s");
     let host = start_widget_host().await;

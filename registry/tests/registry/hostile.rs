@@ -41,6 +41,7 @@ fn with_js(url: &str) -> String {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines)]
 async fn bad_inputs_are_refused_with_json_errors() {
     let dir = TempDir::new("hostile");
     let server = Server::start(dir.path(), &[]);

@@ -325,6 +325,7 @@ pub(crate) enum Change {
 
 /// Every write: validates it, computes the new object and its managed fields, stores it unless
 /// `dry_run`, and starts the simulated controllers. Returns the object and whether it was created.
+#[allow(clippy::too_many_lines)]
 pub(crate) fn write(
     shared: &Arc<Shared>,
     t: &Target,

@@ -175,6 +175,7 @@ impl<T> Frame<T> {
 const LINEAR_DUPLICATE_SCAN: usize = 16;
 
 /// Every document of the stream, as trees of type `T`.
+#[allow(clippy::too_many_lines)]
 pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlError> {
     let text: &str = file.text();
     // The parser counts characters; spans are bytes. ASCII text needs no conversion.

@@ -285,6 +285,7 @@ fn image(mesh: &Mesh, image: &str) -> String {
 /// Everything a product's templates need in one environment.
 /// `custom_resource` is the product's [`super::resource::spec`] as YAML: the same in every
 /// environment, so made once.
+#[allow(clippy::too_many_lines)]
 pub fn product(
     validated: &Validated,
     doc: &Doc<DataProduct>,
@@ -542,6 +543,7 @@ fn markup(tag: &str, attributes: &BTreeMap<&str, String>) -> String {
 
 /// Pinot's schema and REALTIME table for a product's analytics storage: the serving schema
 /// stored there, fed from the Kafka topic its tracking or Kafka input port writes.
+#[allow(clippy::too_many_lines)]
 fn pinot(doc: &Doc<DataProduct>, store: &Storage) -> Value {
     let spec = &doc.spec.spec;
     let port = spec

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::model::{DataProduct, Engine, Environment, Metric, OutputPort, QualityRule};
 use crate::validate::{Doc, Validated};
 
+#[allow(clippy::too_many_lines)]
 pub fn odcs(
     validated: &Validated,
     doc: &Doc<DataProduct>,

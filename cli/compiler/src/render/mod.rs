@@ -344,6 +344,7 @@ fn duplicates(objects: &[Object]) -> Result<(), RenderError> {
 /// Renders the mesh. `earlier` is asked, for each product in each environment and each other
 /// template run, whether the files an earlier render made from the same inputs are still
 /// intact in the output; when it answers with their paths, that part is not rendered again.
+#[allow(clippy::too_many_lines)]
 pub fn render(
     validated: &Validated,
     options: &Options,

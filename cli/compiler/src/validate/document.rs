@@ -241,6 +241,7 @@ impl ErrorContext<'_> {
         Some(format!("`{key}` is {}", show(value)))
     }
 
+    #[allow(clippy::too_many_lines)]
     fn describe(
         &self,
         kind: &jsonschema::error::ValidationErrorKind,

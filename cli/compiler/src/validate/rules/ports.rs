@@ -32,6 +32,7 @@ pub(super) fn check(sorted: &Sorted, catalog: &Catalog<'_>, out: &mut Vec<Diagno
     cycles(sorted, &uses, out);
 }
 
+#[allow(clippy::too_many_lines)]
 fn resolve<'a>(
     consumer: &Doc<DataProduct>,
     wanted: &ProductPortRef,
