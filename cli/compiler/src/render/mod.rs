@@ -14,9 +14,12 @@
 mod context;
 mod contract;
 mod crd;
+#[cfg(test)]
+mod documented;
 mod emit;
 mod macros;
 pub mod resource;
+mod runs;
 mod templates;
 
 use std::collections::BTreeMap;
@@ -24,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 use crate::model::{DataProduct, Environment};
@@ -344,7 +347,6 @@ fn duplicates(objects: &[Object]) -> Result<(), RenderError> {
 /// Renders the mesh. `earlier` is asked, for each product in each environment and each other
 /// template run, whether the files an earlier render made from the same inputs are still
 /// intact in the output; when it answers with their paths, that part is not rendered again.
-#[allow(clippy::too_many_lines)]
 pub fn render(
     validated: &Validated,
     options: &Options,
@@ -363,118 +365,75 @@ pub fn render(
         .filter(|e| !envs.iter().any(|chosen| chosen.name == e.name))
         .map(|e| e.name.clone())
         .collect();
+    let scopes = runs::Scopes::new(validated, &envs);
+    let runs = runs::runs(&templates, &scopes);
+    // Every run is independent of the others; products are most of them.
+    let (runs, products) = rayon::join(
+        || render_runs(&templates, &runs, earlier),
+        || render_products(validated, &templates, &envs, &scopes, earlier),
+    );
+    let mut objects: Vec<Object> = Vec::new();
+    let mut output = Output::default();
+    take_products(products?, &mut output, &mut objects);
+    take_runs(runs?, &mut output, &mut objects);
+    objects.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    duplicates(&objects)?;
+    output.files = objects
+        .into_iter()
+        .map(|o| (o.path, o.text.into_bytes()))
+        .collect();
+    collisions(output.files.keys().chain(&output.intact))?;
+    Ok(Rendered {
+        output,
+        skipped_envs,
+    })
+}
 
-    let mesh_context = context::mesh(mesh);
-    let env_contexts: Vec<Value> = envs.iter().map(|e| context::environment(e)).collect();
-    let domains: Vec<Value> = validated
-        .domains
-        .iter()
-        .map(|d| {
-            json!({
-                "name": d.spec.metadata.name,
-                "owner": d.spec.spec.owner,
-                "description": d.spec.spec.description,
-                "namespace": d.spec.metadata.name,
-            })
+/// The non-product runs, each rendered or found intact.
+fn render_runs(
+    templates: &Templates,
+    runs: &[runs::Run<'_>],
+    earlier: &dyn Earlier,
+) -> Result<Vec<Part>, RenderError> {
+    runs.par_iter()
+        .map(|run| {
+            let unit = format!("{}:{}", run.entry.name, run.dir.to_string_lossy());
+            let key = run_key(earlier.build(), templates, &unit, &run.context);
+            if let Some(files) = earlier.run(&unit, key) {
+                return Ok(Part::Intact { unit, key, files });
+            }
+            let ctx = minijinja::Value::from_serialize(&run.context);
+            let objects = render_entry(templates, run.entry, &run.dir, &ctx)?;
+            Ok(Part::Rendered { unit, key, objects })
         })
-        .collect();
-    let consumers = context::consumers(validated);
-    let mesh_documents = resource::mesh_documents(validated);
+        .collect()
+}
 
-    // What each template run sees and where its files go: the mesh-wide runs first, then one
-    // per environment, domain and product.
-    let mut jobs: Vec<(&Entry, PathBuf, Value)> = Vec::new();
-    let products_summary: Vec<Value> = validated
-        .products
-        .iter()
-        .map(|p| json!({ "name": p.spec.metadata.name, "domain": p.spec.metadata.domain }))
-        .collect();
-    for entry in &templates.entries {
-        match entry.scope {
-            Scope::Platform => jobs.push((
-                entry,
-                Path::new("platform").join(&entry.subdir),
-                json!({
-                    "mesh": mesh_context,
-                    "crdSchema": crd::dataproduct_schema(),
-                    "meshDocuments": mesh_documents,
-                }),
-            )),
-            Scope::Mesh => jobs.push((
-                entry,
-                Path::new("argocd").join(&entry.subdir),
-                json!({
-                    "mesh": mesh_context,
-                    "environments": env_contexts,
-                    "allEnvironments": mesh.spec.environments.iter().map(context::environment).collect::<Vec<_>>(),
-                    "domains": domains,
-                }),
-            )),
-            Scope::Environment => {
-                for env in &env_contexts {
-                    let name = env["name"].as_str().unwrap_or_default();
-                    jobs.push((
-                        entry,
-                        Path::new("argocd/apps").join(name).join(&entry.subdir),
-                        json!({
-                            "mesh": mesh_context,
-                            "env": env,
-                            "domains": domains,
-                            "products": products_summary,
-                        }),
-                    ));
-                }
-            }
-            Scope::Domain | Scope::Product => {}
-        }
-    }
-    let per_env = envs.iter().zip(&env_contexts);
-    for (env, env_context) in per_env {
-        let env_dir = Path::new("envs").join(&env.name);
-        for entry in templates
-            .entries
-            .iter()
-            .filter(|e| e.scope == Scope::Domain)
-        {
-            for domain in &domains {
-                let name = domain["name"].as_str().unwrap_or_default();
-                jobs.push((
-                    entry,
-                    env_dir.join(name).join(&entry.subdir),
-                    json!({ "mesh": mesh_context, "env": env_context, "domain": domain }),
-                ));
-            }
-        }
-    }
-    let product_entries: Vec<&Entry> = templates
+/// Every product in every environment rendered, each rendered or found intact. Product by
+/// product, its environments side by side: they share its custom resource, made once (when
+/// some environment of it is rendered at all).
+fn render_products(
+    validated: &Validated,
+    templates: &Templates,
+    envs: &[&Environment],
+    scopes: &runs::Scopes<'_>,
+    earlier: &dyn Earlier,
+) -> Result<Vec<Part>, RenderError> {
+    let entries: Vec<&Entry> = templates
         .entries
         .iter()
         .filter(|e| e.scope == Scope::Product)
         .collect();
-
-    // Every run is independent of the others; products are most of them.
-    let scoped = || {
-        jobs.par_iter()
-            .map(|(entry, dir, ctx)| {
-                let unit = format!("{}:{}", entry.name, dir.to_string_lossy());
-                let key = run_key(earlier.build(), &templates, &unit, ctx);
-                if let Some(files) = earlier.run(&unit, key) {
-                    return Ok(Part::Intact { unit, key, files });
-                }
-                let ctx = minijinja::Value::from_serialize(ctx);
-                let objects = render_entry(&templates, entry, dir, &ctx)?;
-                Ok(Part::Rendered { unit, key, objects })
-            })
-            .collect::<Result<Vec<Part>, RenderError>>()
-    };
-    // Product by product, its environments side by side: they share its custom resource,
-    // made once (when some environment of it is rendered at all).
+    let consumers = context::consumers(validated);
+    let by_name = context::products(validated);
     let custom_resources: Vec<OnceLock<String>> =
         validated.products.iter().map(|_| OnceLock::new()).collect();
-    let mesh_value = minijinja::Value::from_serialize(&mesh_context);
-    let env_values: Vec<minijinja::Value> = env_contexts
+    // Converted once: each product's templates would otherwise convert them again.
+    let mesh_value = minijinja::Value::from_serialize(&scopes.mesh);
+    let env_values: Vec<minijinja::Value> = scopes
+        .envs
         .iter()
-        .map(minijinja::Value::from_serialize)
+        .map(|(_, env)| minijinja::Value::from_serialize(env))
         .collect();
     let work: Vec<(usize, &Environment, &minijinja::Value)> = (0..validated.products.len())
         .flat_map(|index| {
@@ -483,60 +442,38 @@ pub fn render(
                 .map(move |(env, ctx)| (index, *env, ctx))
         })
         .collect();
-    let by_name = context::products(validated);
-    let per_product = || {
-        work.par_iter()
-            .map(|&(index, env, env_context)| {
-                let doc = &validated.products[index];
-                let meta = &doc.spec.metadata;
-                let dir = Path::new("envs")
-                    .join(&env.name)
-                    .join(&meta.domain)
-                    .join(&meta.name);
-                let key = product_key(
-                    earlier.build(),
-                    &templates,
-                    validated,
-                    doc,
-                    env,
-                    &consumers,
-                    &by_name,
-                );
-                let dir_key = dir.to_string_lossy().into_owned();
-                if let Some(files) = earlier.directory(&dir_key, key) {
-                    return Ok(Part::Intact {
-                        unit: dir_key,
-                        key,
-                        files,
-                    });
-                }
-                let custom_resource = custom_resources[index].get_or_init(|| resource::spec(doc));
-                let objects = product_objects(
-                    &templates,
-                    &product_entries,
-                    Product {
-                        validated,
-                        doc,
-                        custom_resource,
-                        consumers: &consumers,
-                        by_name: &by_name,
-                    },
-                    env,
-                    &mesh_value,
-                    env_context,
-                )?;
-                Ok(Part::Rendered {
-                    unit: dir_key,
-                    key,
-                    objects,
-                })
-            })
-            .collect::<Result<Vec<Part>, RenderError>>()
-    };
-    let (scoped, products) = rayon::join(scoped, per_product);
-    let mut objects: Vec<Object> = Vec::new();
-    let mut output = Output::default();
-    let mut products = products?;
+    work.par_iter()
+        .map(|&(index, env, env_context)| {
+            let doc = &validated.products[index];
+            let meta = &doc.spec.metadata;
+            let unit = format!("envs/{}/{}/{}", env.name, meta.domain, meta.name);
+            let key = product_key(
+                earlier.build(),
+                templates,
+                validated,
+                doc,
+                env,
+                &consumers,
+                &by_name,
+            );
+            if let Some(files) = earlier.directory(&unit, key) {
+                return Ok(Part::Intact { unit, key, files });
+            }
+            let of = Product {
+                validated,
+                doc,
+                custom_resource: custom_resources[index].get_or_init(|| resource::spec(doc)),
+                consumers: &consumers,
+                by_name: &by_name,
+            };
+            let objects = product_objects(templates, &entries, of, env, &mesh_value, env_context)?;
+            Ok(Part::Rendered { unit, key, objects })
+        })
+        .collect()
+}
+
+/// Takes the products' parts into the output: keys by directory, objects or intact files.
+fn take_products(mut products: Vec<Part>, output: &mut Output, objects: &mut Vec<Object>) {
     // In path order (every path of a product starts with its directory and a '/'), so the
     // intact files come out sorted: the products', then the other runs'.
     products.sort_by(|a, b| under(a.unit()).cmp(under(b.unit())));
@@ -556,8 +493,13 @@ pub fn render(
             }
         }
     }
+}
+
+/// Takes the other runs' parts into the output: each run's key and files, objects or
+/// intact files (after the products', sorted).
+fn take_runs(runs: Vec<Part>, output: &mut Output, objects: &mut Vec<Object>) {
     let mut runs_intact = Vec::new();
-    for run in scoped? {
+    for run in runs {
         match run {
             Part::Rendered {
                 unit,
@@ -577,18 +519,6 @@ pub fn render(
     }
     runs_intact.sort_unstable();
     output.intact.extend(runs_intact);
-
-    objects.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    duplicates(&objects)?;
-    output.files = objects
-        .into_iter()
-        .map(|o| (o.path, o.text.into_bytes()))
-        .collect();
-    collisions(output.files.keys().chain(&output.intact))?;
-    Ok(Rendered {
-        output,
-        skipped_envs,
-    })
 }
 
 /// Files in different directories can still be one object in the cluster: every product of
