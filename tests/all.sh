@@ -21,6 +21,11 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo doc (a broken intra-doc link or bad doc markup is an error)"
+# Private items too, so links inside modules are checked; a public item linking a private
+# one is fine here, the docs are read with --document-private-items.
+RUSTDOCFLAGS="-D warnings -A rustdoc::private_intra_doc_links" \
+  cargo doc --workspace --no-deps --document-private-items --locked
 echo "== cargo test"
 cargo test --workspace --locked
 

@@ -36,7 +36,7 @@ pub enum Command {
         /// Mesh, Domain or DataProduct (all kinds when writing with --out).
         #[arg(value_enum, required_unless_present = "out")]
         kind: Option<KindArg>,
-        /// Write <kind>.schema.json files into this directory instead of printing.
+        /// Write `<kind>.schema.json` files into this directory instead of printing.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },

@@ -18,7 +18,7 @@ impl Severity {
     }
 }
 
-/// A place in a loaded file, by index into [`crate::Report::files`].
+/// A place in a loaded file, by index into [`crate::validate::Report::files`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Location {
     pub file: usize,

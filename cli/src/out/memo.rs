@@ -1,5 +1,5 @@
 //! Documents remembered from an earlier run, kept on disk: the compiler's
-//! [`Memo`] hook backed by a file in dappctl's [cache](super::cache), one per set of input
+//! [`Memo`] hook backed by a file in dappctl's cache ([`super::cache`]), one per set of input
 //! paths, trusted only by the build of dappctl that wrote it. For a spec file whose exact
 //! content passed its schema before, it holds the JSON of each of its documents.
 
