@@ -13,14 +13,16 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::handler::Handler;
-use axum::http::header::{
-    ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER, VARY, WWW_AUTHENTICATE,
-};
+use axum::http::header::{ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use axum::{Json, Router};
+use dappmesh_service::encoding::accepts_gzip;
+pub use dappmesh_service::error::ErrorResponse as AppError;
+use dappmesh_service::error::panic_response;
+use dappmesh_service::prometheus;
 use serde_json::json;
 use tokio::sync::{Semaphore, watch};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -57,56 +59,17 @@ pub struct AppState {
     pub cors_origins: Vec<HeaderValue>,
 }
 
-/// An error response.
-#[derive(Debug)]
-pub struct AppError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+/// idea-lab answered a missing registration with `{"message":"Not Found"}`.
+fn not_found() -> AppError {
+    AppError::new(StatusCode::NOT_FOUND, "not_found", "Not Found")
 }
 
-impl AppError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        AppError {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// idea-lab answered a missing registration with `{"message":"Not Found"}`.
-    fn not_found() -> Self {
-        AppError::new(StatusCode::NOT_FOUND, "not_found", "Not Found")
-    }
-
-    pub(crate) fn busy() -> Self {
-        AppError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too_many_watchers",
-            "too many open long-polls and event streams; retry later",
-        )
-    }
-}
-
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            Json(json!({"error": self.code, "message": self.message})),
-        )
-            .into_response();
-        let headers = response.headers_mut();
-        match self.status {
-            StatusCode::UNAUTHORIZED => {
-                headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            StatusCode::SERVICE_UNAVAILABLE => {
-                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            _ => {}
-        }
-        response
-    }
+pub(crate) fn busy() -> AppError {
+    AppError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too_many_watchers",
+        "too many open long-polls and event streams; retry later",
+    )
 }
 
 impl From<Denied> for AppError {
@@ -134,19 +97,17 @@ impl From<BodyError> for AppError {
                 "invalid_json",
                 format!("the body is not valid JSON: {detail}"),
             ),
-            BodyError::Invalid(e) => e.into(),
+            BodyError::Invalid(e) => invalid_body(&e),
         }
     }
 }
 
-impl From<Invalid> for AppError {
-    fn from(e: Invalid) -> Self {
-        AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            e.to_string(),
-        )
-    }
+fn invalid_body(e: &Invalid) -> AppError {
+    AppError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+        e.to_string(),
+    )
 }
 
 impl From<WriteError> for AppError {
@@ -165,11 +126,7 @@ impl From<WriteError> for AppError {
             }
             WriteError::Store(e) => {
                 tracing::error!(error = %e, "write failed");
-                AppError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error",
-                )
+                AppError::internal()
             }
         }
     }
@@ -283,36 +240,14 @@ async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>,
     Ok(Json(json!({"status": "ready"})))
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics.render(&state.registry),
-    )
+async fn metrics(State(state): State<AppState>) -> Response {
+    prometheus::response(state.metrics.render(&state.registry))
 }
 
 async fn openapi() -> Response {
     static DOC: OnceLock<Bytes> = OnceLock::new();
     let doc = DOC.get_or_init(|| Bytes::from(crate::openapi::document().to_string()));
     json_response(StatusCode::OK, doc.clone(), None)
-}
-
-/// Whether the client takes gzip (`Accept-Encoding: gzip`, not `gzip;q=0`).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';').map(str::trim);
-            let name = parts.next().unwrap_or("");
-            let refused = parts.any(|p| {
-                p.strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-        })
 }
 
 async fn list_registrations(
@@ -347,7 +282,7 @@ async fn get_registration(
     let body = state
         .registry
         .registration_json(&id)
-        .ok_or_else(AppError::not_found)?;
+        .ok_or_else(not_found)?;
     Ok(json_response(StatusCode::OK, body, None))
 }
 
@@ -385,7 +320,7 @@ async fn deregister(
     if state.registry.deregister(id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(AppError::not_found())
+        Err(not_found())
     }
 }
 
@@ -406,10 +341,7 @@ async fn get_product(
     ProductId(id): ProductId,
 ) -> Result<Response, AppError> {
     check(&state, &headers, Need::Read)?;
-    let body = state
-        .registry
-        .product_json(&id)
-        .ok_or_else(AppError::not_found)?;
+    let body = state.registry.product_json(&id).ok_or_else(not_found)?;
     Ok(json_response(StatusCode::OK, body, None))
 }
 
@@ -426,10 +358,7 @@ async fn put_product(
     let JsonBody(body) = JsonBody::from_request(req, &()).await?;
     let product = parse_product(&id, &body)?;
     let created = state.registry.put_product(id.clone(), product).await?;
-    let body = state
-        .registry
-        .product_json(&id)
-        .ok_or_else(AppError::not_found)?;
+    let body = state.registry.product_json(&id).ok_or_else(not_found)?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -451,7 +380,7 @@ async fn delete_product(
     if state.registry.delete_product(id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(AppError::not_found())
+        Err(not_found())
     }
 }
 
@@ -590,16 +519,7 @@ pub fn app(state: AppState) -> Router {
             Arc::clone(&state.metrics),
             crate::metrics::track,
         ))
-        .layer(CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| {
-                AppError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error",
-                )
-                .into_response()
-            },
-        ))
+        .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
 }
 
@@ -834,7 +754,7 @@ mod tests {
             assert!(r.json["message"].is_string(), "{what}");
         }
         let r = send(&app, post("/api/v1/registry/w", None, "{}")).await;
-        assert_eq!(r.headers[WWW_AUTHENTICATE], "Bearer");
+        assert_eq!(r.headers[axum::http::header::WWW_AUTHENTICATE], "Bearer");
     }
 
     #[tokio::test]
@@ -983,22 +903,6 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(r.status, StatusCode::OK);
-    }
-
-    #[test]
-    fn gzip_is_used_only_when_accepted() {
-        let with = |v: &str| {
-            let mut h = HeaderMap::new();
-            h.insert(ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
-            accepts_gzip(&h)
-        };
-        assert!(with("gzip"));
-        assert!(with("br, GZIP;q=0.5"));
-        assert!(with("*"));
-        assert!(!with("gzip;q=0"));
-        assert!(!with("br, deflate"));
-        assert!(!with("gzipx"));
-        assert!(!accepts_gzip(&HeaderMap::new()));
     }
 
     #[test]

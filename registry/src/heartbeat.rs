@@ -237,7 +237,7 @@ pub async fn run(
         };
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            () = crate::watch::stopped(&mut stop) => break,
+            () = dappmesh_service::shutdown::stopped(&mut stop) => break,
         }
     }
     tracing::info!(id = %cfg.id, "deregistering");

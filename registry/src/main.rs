@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use dappmesh_service::shutdown;
 use registry::auth::{ReadAccess, Tokens};
 use registry::clock::SystemClock;
 use registry::heartbeat::HeartbeatArgs;
@@ -147,13 +148,7 @@ struct SidecarArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_max_level(cli.log_level)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
-    // reqwest is built without a default provider; ring is the one this project ships.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    dappmesh_service::startup::init(cli.log_level);
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Heartbeat(args) => heartbeat(args),
@@ -231,6 +226,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cors_origins,
     };
     runtime.block_on(async move {
+        // Installed before binding: a SIGTERM from then on stops the server gracefully.
+        let signal = shutdown::signal();
         let listener = tokio::net::TcpListener::bind((args.host, args.port))
             .await
             .with_context(|| format!("binding {}:{}", args.host, args.port))?;
@@ -246,7 +243,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         drop(registry);
         axum::serve(listener, app(state))
             .with_graceful_shutdown(async move {
-                shutdown_signal().await;
+                signal.await;
                 tracing::info!("shutting down");
                 let _ = stop.send(true);
             })
@@ -280,31 +277,8 @@ fn heartbeat(args: SidecarArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let (stop, stopped) = watch::channel(false);
-        tokio::spawn(async move {
-            shutdown_signal().await;
-            let _ = stop.send(true);
-        });
+        let stopped = shutdown::flag_on_signal(|| {});
         registry::heartbeat::run(cfg, stopped).await?;
         anyhow::Ok(())
     })
-}
-
-/// SIGTERM (Kubernetes) or SIGINT (a terminal).
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = term => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }

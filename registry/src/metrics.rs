@@ -2,12 +2,11 @@
 //!
 //! The set is small and fixed (requests by route, method and status; latency by route;
 //! the view's sizes; the writer's batches), so a few atomics and one map behind a mutex do
-//! the job without a metrics crate and its registry, encoders and derive macros. Route
+//! the job, written out with [`dappmesh_service::prometheus`]. Route
 //! labels are the routes' templates (`/api/v1/registry/{id}`), never raw paths, so a
 //! client cannot grow the label set.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -16,20 +15,15 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::state::Registry;
+use dappmesh_service::prometheus::{Histogram, Kind, Text, resident_bytes};
+
+use crate::state::{Registry, WriterStats};
 use crate::store::Collection;
 
 /// Latency buckets in seconds, tuned around the 10 ms p99 target.
 const BUCKETS: [f64; 12] = [
     0.000_25, 0.0005, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 10.0,
 ];
-
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
 
 #[derive(Default)]
 struct Http {
@@ -64,145 +58,110 @@ impl Metrics {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *http.requests.entry((route, method, status)).or_default() += 1;
-        let h = http.latency.entry(route).or_default();
-        h.count += 1;
-        h.sum += seconds;
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                h.counts[i] += 1;
-            }
-        }
+        http.latency
+            .entry(route)
+            .or_insert_with(|| Histogram::new(&BUCKETS))
+            .observe(seconds);
     }
 
     /// The exposition text.
-    #[allow(clippy::too_many_lines)]
     pub fn render(&self, registry: &Registry) -> String {
-        let mut out = String::with_capacity(4096);
-        {
-            let http = self
-                .http
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            out.push_str("# HELP registry_http_requests_total HTTP requests answered, by route template, method and status.\n");
-            out.push_str("# TYPE registry_http_requests_total counter\n");
-            for ((route, method, status), n) in &http.requests {
-                let _ = writeln!(
-                    out,
-                    "registry_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
-                );
-            }
-            out.push_str("# HELP registry_http_request_duration_seconds Time to the response head, by route template.\n");
-            out.push_str("# TYPE registry_http_request_duration_seconds histogram\n");
-            for (route, h) in &http.latency {
-                for (bound, n) in BUCKETS.iter().zip(h.counts) {
-                    let _ = writeln!(
-                        out,
-                        "registry_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "registry_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                    h.count
-                );
-                let _ = writeln!(
-                    out,
-                    "registry_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                    h.sum
-                );
-                let _ = writeln!(
-                    out,
-                    "registry_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                    h.count
-                );
-            }
-        }
+        let mut out = Text::with_capacity(4096);
+        self.render_http(&mut out);
         let counts = registry.counts();
-        let stats = registry.stats();
-        let mut gauge = |name: &str, help: &str, value: u64| {
-            single(&mut out, "gauge", name, help, value);
-        };
-        gauge(
-            "registry_registrations",
-            "Registrations held, stale ones included.",
-            counts.registrations as u64,
-        );
-        gauge(
-            "registry_registrations_stale",
-            "Registrations past their TTL, not yet evicted.",
-            counts.stale as u64,
-        );
-        gauge(
-            "registry_products",
-            "Data products in the catalog.",
-            counts.products as u64,
-        );
-        gauge(
-            "registry_change_index",
-            "The registry's change index.",
-            registry.index(Collection::Registry),
-        );
-        gauge(
-            "registry_products_change_index",
-            "The catalog's change index.",
-            registry.index(Collection::Products),
-        );
-        if let Some(rss) = resident_bytes() {
-            gauge(
-                "process_resident_memory_bytes",
-                "Resident memory size in bytes.",
-                rss,
-            );
+        let gauges = [
+            (
+                "registry_registrations",
+                "Registrations held, stale ones included.",
+                counts.registrations as u64,
+            ),
+            (
+                "registry_registrations_stale",
+                "Registrations past their TTL, not yet evicted.",
+                counts.stale as u64,
+            ),
+            (
+                "registry_products",
+                "Data products in the catalog.",
+                counts.products as u64,
+            ),
+            (
+                "registry_change_index",
+                "The registry's change index.",
+                registry.index(Collection::Registry),
+            ),
+            (
+                "registry_products_change_index",
+                "The catalog's change index.",
+                registry.index(Collection::Products),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            out.single(name, Kind::Gauge, help, value);
         }
-        let mut counter = |name: &str, help: &str, value: u64| {
-            single(&mut out, "counter", name, help, value);
-        };
-        counter(
-            "registry_write_batches_total",
-            "Transactions committed by the writer.",
-            stats.batches.load(Ordering::Relaxed),
-        );
-        counter(
-            "registry_writes_total",
-            "Writes committed (a batch holds many).",
-            stats.writes.load(Ordering::Relaxed),
-        );
-        counter(
-            "registry_write_failed_batches_total",
-            "Transactions that failed and were retried write by write.",
-            stats.failed_batches.load(Ordering::Relaxed),
-        );
-        counter(
-            "registry_evictions_total",
-            "Registrations evicted after TTL and grace.",
-            stats.evictions.load(Ordering::Relaxed),
-        );
-        let micros = stats.commit_micros.load(Ordering::Relaxed);
-        single(
-            &mut out,
-            "counter",
-            "registry_write_batch_seconds_total",
-            "Time spent applying and committing batches.",
-            micros as f64 / 1e6,
-        );
-        out
+        if let Some(rss) = resident_bytes() {
+            let help = "Resident memory size in bytes.";
+            out.single("process_resident_memory_bytes", Kind::Gauge, help, rss);
+        }
+        render_writer(&mut out, registry.stats());
+        out.finish()
+    }
+
+    fn render_http(&self, out: &mut Text) {
+        let http = self
+            .http
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let name = "registry_http_requests_total";
+        let help = "HTTP requests answered, by route template, method and status.";
+        out.family(name, Kind::Counter, help);
+        for ((route, method, status), n) in &http.requests {
+            let status = status.to_string();
+            let labels = [("route", *route), ("method", *method), ("status", &status)];
+            out.sample(name, &labels, n);
+        }
+        let name = "registry_http_request_duration_seconds";
+        let help = "Time to the response head, by route template.";
+        out.family(name, Kind::Histogram, help);
+        for (route, h) in &http.latency {
+            out.histogram(name, &[("route", route)], h);
+        }
     }
 }
 
-/// One metric with a single value, in the Prometheus text format.
-fn single(out: &mut String, kind: &str, name: &str, help: &str, value: impl std::fmt::Display) {
-    let _ = writeln!(
-        out,
-        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+fn render_writer(out: &mut Text, stats: &WriterStats) {
+    let counters = [
+        (
+            "registry_write_batches_total",
+            "Transactions committed by the writer.",
+            &stats.batches,
+        ),
+        (
+            "registry_writes_total",
+            "Writes committed (a batch holds many).",
+            &stats.writes,
+        ),
+        (
+            "registry_write_failed_batches_total",
+            "Transactions that failed and were retried write by write.",
+            &stats.failed_batches,
+        ),
+        (
+            "registry_evictions_total",
+            "Registrations evicted after TTL and grace.",
+            &stats.evictions,
+        ),
+    ];
+    for (name, help, value) in counters {
+        out.single(name, Kind::Counter, help, value.load(Ordering::Relaxed));
+    }
+    let micros = stats.commit_micros.load(Ordering::Relaxed);
+    out.single(
+        "registry_write_batch_seconds_total",
+        Kind::Counter,
+        "Time spent applying and committing batches.",
+        micros as f64 / 1e6,
     );
-}
-
-/// The resident set size from /proc (Linux); absent elsewhere.
-fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 /// Middleware: counts every response by route template (`other` for unmatched paths).
@@ -233,18 +192,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn histograms_are_cumulative() {
+    fn requests_are_counted_by_route_method_and_status() {
         let m = Metrics::default();
         m.observe("/health", "GET", 200, 0.0003);
         m.observe("/health", "GET", 200, 0.2);
         m.observe("/health", "GET", 404, 20.0);
-        let http = m.http.lock().unwrap();
-        assert_eq!(http.requests[&("/health", "GET", 200)], 2);
-        let h = &http.latency["/health"];
-        assert_eq!(h.count, 3);
-        assert_eq!(h.counts[0], 0);
-        assert_eq!(h.counts[1], 1);
-        assert_eq!(h.counts[BUCKETS.len() - 2], 2);
-        assert_eq!(h.counts[BUCKETS.len() - 1], 2, "20 s is only in +Inf");
+        let mut text = Text::default();
+        m.render_http(&mut text);
+        let text = text.finish();
+        for line in [
+            "registry_http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"} 2\n",
+            "registry_http_requests_total{route=\"/health\",method=\"GET\",status=\"404\"} 1\n",
+            "registry_http_request_duration_seconds_bucket{route=\"/health\",le=\"0.0005\"} 1\n",
+            "registry_http_request_duration_seconds_bucket{route=\"/health\",le=\"10\"} 2\n",
+            "registry_http_request_duration_seconds_bucket{route=\"/health\",le=\"+Inf\"} 3\n",
+            "registry_http_request_duration_seconds_count{route=\"/health\"} 3\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 }

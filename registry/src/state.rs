@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use dappmesh_service::encoding::{self, Effort};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -234,18 +235,6 @@ fn registration_out<'a>(
     }
 }
 
-/// Gzip at the fastest level: ~1 ms for the 1,000-entry list, still ~35x smaller.
-fn gzip_bytes(body: &[u8]) -> Bytes {
-    use std::io::Write as _;
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(body.len() / 16),
-        flate2::Compression::fast(),
-    );
-    // Writing into a Vec cannot fail.
-    let _ = encoder.write_all(body);
-    Bytes::from(encoder.finish().unwrap_or_default())
-}
-
 fn to_bytes<T: Serialize>(value: &T) -> Bytes {
     // Serializing these types cannot fail: keys are strings and RawValue is valid JSON.
     Bytes::from(serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec()))
@@ -396,7 +385,7 @@ impl Registry {
                         tracing::error!(error = %e, "sweep failed");
                     }
                 }
-                () = crate::watch::stopped(&mut stop) => return,
+                () = dappmesh_service::shutdown::stopped(&mut stop) => return,
             }
         }
     }
@@ -437,7 +426,9 @@ impl Registry {
             if !gzip {
                 return (c.index, c.body.clone());
             }
-            let compressed = c.gzip.get_or_insert_with(|| gzip_bytes(&c.body));
+            let compressed = c
+                .gzip
+                .get_or_insert_with(|| Bytes::from(encoding::gzip(&c.body, Effort::Fastest)));
             return (c.index, compressed.clone());
         }
         let policy = &self.shared.policy;
@@ -454,7 +445,7 @@ impl Registry {
             .min()
             .unwrap_or(Micros::MAX);
         let body = to_bytes(&items);
-        let compressed = gzip.then(|| gzip_bytes(&body));
+        let compressed = gzip.then(|| Bytes::from(encoding::gzip(&body, Effort::Fastest)));
         *cache = Some(ListCache {
             generation: view.generation,
             valid_until,

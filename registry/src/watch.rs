@@ -18,16 +18,10 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::api::{AppError, AppState, check};
+use crate::api::{AppError, AppState, busy, check};
 use crate::auth::Need;
 use crate::store::Collection;
-
-/// Resolves once `flag` is true (or its sender is gone, which also means "stop").
-pub async fn stopped(flag: &mut tokio::sync::watch::Receiver<bool>) {
-    // The guard wait_for returns is dropped here: holding it across an await would make
-    // the caller's future !Send.
-    let _ = flag.wait_for(|stop| *stop).await;
-}
+use dappmesh_service::shutdown::stopped;
 
 /// Longest a long-poll may wait, and how long it waits when `wait` is not given.
 pub const MAX_WAIT: Duration = Duration::from_secs(300);
@@ -83,7 +77,7 @@ pub async fn wait_for_change(
     let wait = parse_wait(params.wait.as_deref())?;
     let _permit = Arc::clone(&state.watchers)
         .try_acquire_owned()
-        .map_err(|_| AppError::busy())?;
+        .map_err(|_| busy())?;
     let mut index = state.registry.subscribe(c);
     let mut shutdown = state.shutdown.clone();
     tokio::select! {
@@ -100,7 +94,7 @@ pub fn events(state: AppState, headers: &HeaderMap, c: Collection) -> Result<Res
     check(&state, headers, Need::Read)?;
     let permit = Arc::clone(&state.watchers)
         .try_acquire_owned()
-        .map_err(|_| AppError::busy())?;
+        .map_err(|_| busy())?;
     let index = state.registry.subscribe(c);
     let shutdown = state.shutdown.clone();
     let registry = state.registry.clone();
