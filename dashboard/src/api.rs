@@ -1,6 +1,5 @@
-//! The HTTP service: the page, the cached lists, the bundle proxy and the probes, and how
-//! every refusal becomes a JSON error `{"error": code, "message": text}` with the right
-//! status.
+//! The HTTP service: the page, the cached lists, the bundle proxy and the probes, and which
+//! refusal each failure is (as the services' shared JSON [`ErrorResponse`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use dappmesh_service::error::{ErrorResponse, panic_response};
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 use url::Url;
@@ -30,35 +30,7 @@ pub struct AppState {
     pub csp: HeaderValue,
 }
 
-/// An error response.
-#[derive(Debug)]
-pub struct AppError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl AppError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        AppError {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"error": self.code, "message": self.message})),
-        )
-            .into_response()
-    }
-}
-
-impl From<BundleError> for AppError {
+impl From<BundleError> for ErrorResponse {
     fn from(e: BundleError) -> Self {
         let (status, code) = match e {
             BundleError::Timeout => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
@@ -67,7 +39,7 @@ impl From<BundleError> for AppError {
             BundleError::ContentType(..) => (StatusCode::BAD_GATEWAY, "upstream_content_type"),
             BundleError::TooLarge(_) => (StatusCode::BAD_GATEWAY, "upstream_too_large"),
         };
-        AppError::new(status, code, e.to_string())
+        ErrorResponse::new(status, code, e.to_string())
     }
 }
 
@@ -82,10 +54,10 @@ fn json_bytes(body: axum::body::Bytes) -> Response {
         .into_response()
 }
 
-fn list(current: Current) -> Result<Response, AppError> {
+fn list(current: Current) -> Result<Response, ErrorResponse> {
     match current {
         Current::Ready(body) => Ok(json_bytes(body)),
-        Current::Unavailable(reason) => Err(AppError::new(
+        Current::Unavailable(reason) => Err(ErrorResponse::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "registry_unavailable",
             format!("no list has been read from the registry yet: {reason}"),
@@ -93,11 +65,11 @@ fn list(current: Current) -> Result<Response, AppError> {
     }
 }
 
-async fn widgets(State(state): State<AppState>) -> Result<Response, AppError> {
+async fn widgets(State(state): State<AppState>) -> Result<Response, ErrorResponse> {
     list(state.listing.widgets())
 }
 
-async fn products(State(state): State<AppState>) -> Result<Response, AppError> {
+async fn products(State(state): State<AppState>) -> Result<Response, ErrorResponse> {
     list(state.listing.products())
 }
 
@@ -105,11 +77,11 @@ async fn health() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
+async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ErrorResponse> {
     if state.listing.is_ready() {
         Ok(Json(json!({"status": "ready"})))
     } else {
-        Err(AppError::new(
+        Err(ErrorResponse::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
             "the registry has not been read yet",
@@ -123,20 +95,20 @@ async fn bundle(
     id: Result<Path<String>, PathRejection>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
     headers: HeaderMap,
-) -> Result<Response, AppError> {
+) -> Result<Response, ErrorResponse> {
     let Path(id) =
-        id.map_err(|r| AppError::new(StatusCode::BAD_REQUEST, "invalid_path", r.body_text()))?;
+        id.map_err(|r| ErrorResponse::new(StatusCode::BAD_REQUEST, "invalid_path", r.body_text()))?;
     let Query(query) = query
-        .map_err(|r| AppError::new(StatusCode::BAD_REQUEST, "invalid_query", r.body_text()))?;
+        .map_err(|r| ErrorResponse::new(StatusCode::BAD_REQUEST, "invalid_query", r.body_text()))?;
     let Some(asked) = query.get("url") else {
-        return Err(AppError::new(
+        return Err(ErrorResponse::new(
             StatusCode::BAD_REQUEST,
             "missing_url",
             "give the bundle URL as ?url=…",
         ));
     };
     let Some(registered) = state.listing.bundle(&id) else {
-        return Err(AppError::new(
+        return Err(ErrorResponse::new(
             StatusCode::NOT_FOUND,
             "unknown_widget",
             "no widget with this id is registered",
@@ -151,7 +123,7 @@ async fn bundle(
         _ => None,
     };
     let Some((kind, url)) = kind_and_url else {
-        return Err(AppError::new(
+        return Err(ErrorResponse::new(
             StatusCode::FORBIDDEN,
             "not_registered",
             "this URL is not a bundle registered for this widget",
@@ -183,7 +155,7 @@ async fn page_or_not_found(method: Method, uri: Uri, headers: HeaderMap) -> Resp
     {
         return response;
     }
-    AppError::new(
+    ErrorResponse::new(
         StatusCode::NOT_FOUND,
         "no_route",
         format!("no route for {method} {}", uri.path()),
@@ -191,8 +163,8 @@ async fn page_or_not_found(method: Method, uri: Uri, headers: HeaderMap) -> Resp
     .into_response()
 }
 
-async fn wrong_method(method: Method) -> AppError {
-    AppError::new(
+async fn wrong_method(method: Method) -> ErrorResponse {
+    ErrorResponse::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         format!("{method} is not allowed here"),
@@ -218,14 +190,5 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(wrong_method)
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(csp, security_headers))
-        .layer(CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| {
-                AppError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error",
-                )
-                .into_response()
-            },
-        ))
+        .layer(CatchPanicLayer::custom(panic_response))
 }

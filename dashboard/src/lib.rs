@@ -13,4 +13,4 @@ pub mod page;
 pub mod source;
 pub mod view;
 
-pub use api::{AppError, AppState, app};
+pub use api::{AppState, app};

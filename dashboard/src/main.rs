@@ -82,13 +82,7 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_max_level(cli.log_level)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
-    // reqwest is built without a default provider; ring is the one this project ships.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    dappmesh_service::startup::init(cli.log_level);
     let Command::Serve(args) = cli.command;
     match serve(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -152,6 +146,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async move {
+        let signal = dappmesh_service::shutdown::signal();
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding {addr}"))?;
@@ -162,7 +157,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let refresher = tokio::spawn(listing.run(args.refresh, stop_rx));
         axum::serve(listener, app(state))
             .with_graceful_shutdown(async move {
-                shutdown_signal().await;
+                signal.await;
                 let _ = stop_tx.send(true);
             })
             .await
@@ -170,25 +165,4 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let _ = refresher.await;
         Ok(())
     })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
 }

@@ -6,11 +6,12 @@ use std::sync::OnceLock;
 
 use axum::body::Bytes;
 use axum::http::header::{
-    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG,
-    IF_NONE_MATCH, REFERRER_POLICY, VARY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
+    REFERRER_POLICY, VARY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use dappmesh_service::encoding::{Effort, accepts_gzip, gzip};
 
 /// One embedded file.
 pub struct Asset {
@@ -75,37 +76,14 @@ fn prepared(index: usize) -> &'static Prepared {
         ASSETS
             .iter()
             .map(|a| {
-                use std::io::Write as _;
-                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-                // Writing into a Vec cannot fail.
-                let _ = gz.write_all(a.body);
                 let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(a.body));
                 Prepared {
-                    gzip: Bytes::from(gz.finish().unwrap_or_default()),
+                    gzip: Bytes::from(gzip(a.body, Effort::Smallest)),
                     etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
                 }
             })
             .collect()
     })[index]
-}
-
-/// Whether the client takes gzip (`gzip` listed without `q=0`).
-pub fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';').map(str::trim);
-            let name = parts.next().unwrap_or("");
-            let refused = parts.any(|p| {
-                p.strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            name.eq_ignore_ascii_case("gzip") && !refused
-        })
 }
 
 /// Whether `If-None-Match` names this validator.
@@ -171,7 +149,12 @@ mod tests {
 
     #[test]
     fn gzip_and_validators_are_negotiated() {
+        use axum::http::header::ACCEPT_ENCODING;
         let mut h = HeaderMap::new();
+        // `*` takes gzip here as it does at the registry (it did not before the shared
+        // negotiation).
+        h.insert(ACCEPT_ENCODING, HeaderValue::from_static("*"));
+        assert_eq!(serve("/", &h).unwrap().headers()[CONTENT_ENCODING], "gzip");
         h.insert(ACCEPT_ENCODING, HeaderValue::from_static("br, gzip;q=0"));
         assert!(!accepts_gzip(&h));
         h.insert(ACCEPT_ENCODING, HeaderValue::from_static("deflate, GZIP"));

@@ -95,6 +95,16 @@ async fn without_a_registry_the_lists_are_unavailable_and_not_ready() {
     let (status, body) = get_json(&format!("{}/api/widgets", dashboard.url)).await;
     assert_eq!(status, 503);
     assert_eq!(body["error"], "registry_unavailable");
+    let unavailable = client()
+        .get(format!("{}/api/widgets", dashboard.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unavailable.headers()["retry-after"],
+        "1",
+        "a 503 says when to come back"
+    );
     let (status, body) = get_json(&format!("{}/ready", dashboard.url)).await;
     assert_eq!((status, &body["error"]), (503, &json!("not_ready")));
     let (status, _) = get_json(&format!("{}/health", dashboard.url)).await;
