@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use dappmesh_service::{shutdown, startup};
 use operator::controller::{self, MeshSource, Settings};
 use operator::leader::Election;
 use operator::registry::Catalog;
@@ -75,11 +76,7 @@ fn one_arena() {
 }
 
 async fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .init();
-    // One TLS provider for the process, chosen here rather than by whichever crate asks first.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    startup::init(tracing::Level::INFO);
     let Command::Run {
         mesh_namespace,
         mesh_configmap,
@@ -123,13 +120,9 @@ async fn run() -> anyhow::Result<()> {
         identity: identity.unwrap_or_else(default_identity),
         duration: lease_duration,
     };
-    let (stop, stopping) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown().await;
-        let _ = stop.send(true);
-    });
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
+    let stopping = shutdown::flag_on_signal(|| tracing::info!("stopping"));
+    let stopped = |mut flag: tokio::sync::watch::Receiver<bool>| async move {
+        shutdown::stopped(&mut flag).await;
     };
     tokio::select! {
         () = election.acquire(&client) => {}
@@ -172,14 +165,4 @@ async fn run() -> anyhow::Result<()> {
 fn default_identity() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     format!("{}-{}", host.trim(), std::process::id())
-}
-
-/// SIGTERM (how Kubernetes stops a pod) or Ctrl-C.
-async fn shutdown() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("a SIGTERM handler");
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }

@@ -1,39 +1,39 @@
 //! Prometheus metrics at `/metrics`, in the text exposition format: reconciles, failures by
 //! reason, and how long reconciles take. A fixed, small set, so a few counters behind one
-//! mutex do the job without a metrics crate.
+//! mutex do the job, written out with [`dappmesh_service::prometheus`].
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
+
+use dappmesh_service::prometheus::{Histogram, Kind, Text};
 
 /// Reconcile durations in seconds: rendering a product takes milliseconds, applying its
 /// children a few round trips.
 const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
-#[derive(Default)]
 struct Counts {
-    reconciles: u64,
     failures: BTreeMap<&'static str, u64>,
-    buckets: [u64; BUCKETS.len()],
-    sum: f64,
+    /// Every reconcile, so its count is the number of reconciles.
+    durations: Histogram,
 }
 
-#[derive(Default)]
 pub struct Metrics(Mutex<Counts>);
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics(Mutex::new(Counts {
+            failures: BTreeMap::new(),
+            durations: Histogram::new(&BUCKETS),
+        }))
+    }
+}
 
 impl Metrics {
     /// One reconcile, and how long it took.
     pub fn reconciled(&self, took: Duration) {
-        let seconds = took.as_secs_f64();
         let mut counts = self.0.lock().expect("metrics lock");
-        counts.reconciles += 1;
-        counts.sum += seconds;
-        for (bucket, bound) in counts.buckets.iter_mut().zip(BUCKETS) {
-            if seconds <= bound {
-                *bucket += 1;
-            }
-        }
+        counts.durations.observe(took.as_secs_f64());
     }
 
     /// One failed reconcile, by the error's label.
@@ -49,41 +49,19 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let counts = self.0.lock().expect("metrics lock");
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP dappmesh_operator_reconciles_total Reconciles run."
-        );
-        let _ = writeln!(out, "# TYPE dappmesh_operator_reconciles_total counter");
-        let _ = writeln!(
-            out,
-            "dappmesh_operator_reconciles_total {}",
-            counts.reconciles
-        );
-        let _ = writeln!(
-            out,
-            "# HELP dappmesh_operator_reconcile_failures_total Reconciles that failed, by reason."
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE dappmesh_operator_reconcile_failures_total counter"
-        );
+        let mut out = Text::default();
+        let reconciles = counts.durations.count();
+        let name = "dappmesh_operator_reconciles_total";
+        out.single(name, Kind::Counter, "Reconciles run.", reconciles);
+        let name = "dappmesh_operator_reconcile_failures_total";
+        out.family(name, Kind::Counter, "Reconciles that failed, by reason.");
         for (reason, count) in &counts.failures {
-            let _ = writeln!(
-                out,
-                "dappmesh_operator_reconcile_failures_total{{reason=\"{reason}\"}} {count}"
-            );
+            out.sample(name, &[("reason", reason)], count);
         }
         let name = "dappmesh_operator_reconcile_duration_seconds";
-        let _ = writeln!(out, "# HELP {name} How long reconciles take.");
-        let _ = writeln!(out, "# TYPE {name} histogram");
-        for (bound, count) in BUCKETS.iter().zip(counts.buckets) {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
-        }
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", counts.reconciles);
-        let _ = writeln!(out, "{name}_sum {}", counts.sum);
-        let _ = writeln!(out, "{name}_count {}", counts.reconciles);
-        out
+        out.family(name, Kind::Histogram, "How long reconciles take.");
+        out.histogram(name, &[], &counts.durations);
+        out.finish()
     }
 }
 

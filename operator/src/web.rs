@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
+use dappmesh_service::prometheus;
 
 use crate::metrics::Metrics;
 
@@ -27,8 +29,8 @@ pub fn app(shared: Shared) -> Router {
         .with_state(shared)
 }
 
-async fn metrics(State(shared): State<Shared>) -> String {
-    shared.metrics.render()
+async fn metrics(State(shared): State<Shared>) -> Response {
+    prometheus::response(shared.metrics.render())
 }
 
 async fn healthz() -> &'static str {
