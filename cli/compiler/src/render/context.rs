@@ -8,10 +8,9 @@ use std::collections::BTreeMap;
 use registry_api::widget::{Attributes, Element};
 use serde_json::{Value, json};
 
-use super::contract;
 use crate::model::{
-    Connector, ConnectorType, DataProduct, Engine, Environment, Mesh, PipelineMode, ResourceList,
-    Resources, Storage,
+    Connector, ConnectorType, DataProduct, Engine, Environment, Mesh, ResourceList, Resources,
+    Storage,
 };
 use crate::validate::{Doc, Validated};
 
@@ -33,11 +32,11 @@ pub fn resource_name(parts: &[&str]) -> String {
 
 /// CronJob names get 11 characters appended for their Jobs, and a StatefulSet's name goes into
 /// its pods' `controller-revision-hash` label with 11 more: both must fit in 52.
-const MAX_OWNER_NAME: usize = 52;
+pub(super) const MAX_OWNER_NAME: usize = 52;
 
 /// `parts` joined by '-', at most `max` characters (cut on a character boundary, with a stable
 /// hash suffix).
-fn short_name(parts: &[&str], max: usize) -> String {
+pub(super) fn short_name(parts: &[&str], max: usize) -> String {
     let full = parts.join("-");
     if full.len() <= max {
         return full;
@@ -53,7 +52,7 @@ fn short_name(parts: &[&str], max: usize) -> String {
 
 /// A version as a label value: `+` (build metadata) is not allowed there, and at most 63
 /// characters ending in a letter or digit.
-fn label_version(version: &semver::Version) -> String {
+pub(super) fn label_version(version: &semver::Version) -> String {
     let text = version.to_string().replace('+', "_");
     let cut: String = text.chars().take(MAX_NAME).collect();
     cut.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
@@ -110,15 +109,15 @@ pub fn environment(env: &Environment) -> Value {
 
 /// How a storage engine is reached: in the product's namespace (a StatefulSet the product
 /// owns) or outside it (a shared cluster or an object store).
-struct EngineFacts {
-    in_cluster: bool,
-    port: u16,
-    port_name: &'static str,
+pub(super) struct EngineFacts {
+    pub in_cluster: bool,
+    pub port: u16,
+    pub port_name: &'static str,
     /// For engines outside the namespace: the host a port's ExternalName Service points at.
-    external_host: Option<&'static str>,
+    pub external_host: Option<&'static str>,
 }
 
-fn engine(engine: Engine) -> EngineFacts {
+pub(super) fn engine(engine: Engine) -> EngineFacts {
     match engine {
         Engine::Postgres => EngineFacts {
             in_cluster: true,
@@ -148,7 +147,7 @@ fn engine(engine: Engine) -> EngineFacts {
 }
 
 /// The port an external connector reaches out on, for the product's egress policy.
-fn connector_port(connector: &Connector) -> u16 {
+pub(super) fn connector_port(connector: &Connector) -> u16 {
     let configured = connector
         .config
         .get("port")
@@ -206,7 +205,7 @@ pub fn consumers(validated: &Validated) -> Consumers<'_> {
 
 /// Resources: the most specific value of each field wins (pipeline, environment, mesh,
 /// then a small built-in default), so a workload always has requests and limits.
-fn resources(layers: &[Option<&Resources>]) -> Value {
+pub(super) fn resources(layers: &[Option<&Resources>]) -> Value {
     let pick = |get: fn(&Resources) -> Option<&ResourceList>,
                 field: fn(&ResourceList) -> Option<&String>,
                 default: &str| {
@@ -272,7 +271,7 @@ fn quantity(text: &str) -> Option<f64> {
 
 /// A relative image name gets the mesh's registry in front; one naming its registry (a first
 /// segment with a dot or port, or `localhost`) is taken as written.
-fn image(mesh: &Mesh, image: &str) -> String {
+pub(super) fn image(mesh: &Mesh, image: &str) -> String {
     let first = image.split('/').next().unwrap_or_default();
     let has_registry =
         image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
@@ -282,257 +281,9 @@ fn image(mesh: &Mesh, image: &str) -> String {
     }
 }
 
-/// Everything a product's templates need in one environment.
-/// `custom_resource` is the product's [`super::resource::spec`] as YAML: the same in every
-/// environment, so made once.
-#[allow(clippy::too_many_lines)]
-pub fn product(
-    validated: &Validated,
-    doc: &Doc<DataProduct>,
-    env: &Environment,
-    consumers: &Consumers<'_>,
-    products: &Products<'_>,
-    custom_resource: &str,
-) -> Value {
-    let mesh = &validated.mesh.spec;
-    let product = &doc.spec;
-    let meta = &product.metadata;
-    let spec = &product.spec;
-    let name = meta.name.as_str();
-    let namespace = meta.domain.as_str();
-    let overrides = &env.overrides;
-    let base_resources = [
-        overrides.resources.as_ref(),
-        mesh.spec.defaults.resources.as_ref(),
-    ];
-    let storage_class = overrides.storage_class.as_ref().or(mesh
-        .spec
-        .defaults
-        .storage_class
-        .as_ref());
-
-    let storage_by_name: BTreeMap<&str, &Storage> =
-        spec.storage.iter().map(|s| (s.name.as_str(), s)).collect();
-    let storage: Vec<Value> = spec
-        .storage
-        .iter()
-        .map(|s| {
-            let facts = engine(s.engine);
-            json!({
-                "name": s.name,
-                "kind": s.kind,
-                "engine": s.engine,
-                "resourceName": short_name(&[name, &s.name], MAX_OWNER_NAME),
-                "size": s.size.as_deref().unwrap_or("10Gi"),
-                "bucket": s.bucket,
-                "storageClass": storage_class,
-                "port": facts.port,
-                "portName": facts.port_name,
-                "inCluster": facts.in_cluster,
-                "credentialsSecret": resource_name(&[name, &s.name, "credentials"]),
-                "resources": resources(&base_resources),
-                "pinot": (s.engine == Engine::Pinot).then(|| pinot(doc, s)),
-            })
-        })
-        .collect();
-
-    let pipeline_image: BTreeMap<&str, String> = spec
-        .processing
-        .pipelines
-        .iter()
-        .map(|p| (p.name.as_str(), image(&validated.mesh.spec, &p.image)))
-        .collect();
-    let pipelines: Vec<Value> = spec
-        .processing
-        .pipelines
-        .iter()
-        .filter(|p| p.mode == PipelineMode::Stream)
-        .map(|p| {
-            json!({
-                "name": p.name,
-                "resourceName": resource_name(&[name, &p.name]),
-                "image": pipeline_image[p.name.as_str()],
-                "replicas": p.replicas.or(overrides.replicas).unwrap_or(1),
-                "resources": resources(&[p.resources.as_ref(), base_resources[0], base_resources[1]]),
-            })
-        })
-        .collect();
-
-    let edges: BTreeMap<&str, &str> = spec
-        .data_in_motion
-        .flow
-        .iter()
-        .map(|e| (e.id.as_str(), e.pipeline.as_str()))
-        .collect();
-    let batch_resources: BTreeMap<&str, Value> = spec
-        .processing
-        .pipelines
-        .iter()
-        .map(|p| {
-            let r = resources(&[p.resources.as_ref(), base_resources[0], base_resources[1]]);
-            (p.name.as_str(), r)
-        })
-        .collect();
-    let workflows: Vec<Value> = spec
-        .data_in_motion
-        .workflows
-        .iter()
-        .map(|w| {
-            let steps: Vec<Value> = w
-                .steps
-                .iter()
-                .map(|step| {
-                    let pipeline = edges.get(step.as_str()).copied().unwrap_or_default();
-                    json!({
-                        "name": step,
-                        "pipeline": pipeline,
-                        "image": pipeline_image.get(pipeline),
-                        "resources": batch_resources.get(pipeline),
-                    })
-                })
-                .collect();
-            json!({
-                "name": w.name,
-                "resourceName": short_name(&[name, &w.name], MAX_OWNER_NAME),
-                "schedule": w.schedule,
-                "backoffLimit": w.retries.as_ref().map_or(0, |r| r.max),
-                "activeDeadlineSeconds": w.timeout.as_deref().and_then(seconds),
-                "steps": steps,
-            })
-        })
-        .collect();
-
-    let output_ports: Vec<Value> = spec
-        .data_in_use
-        .output_ports
-        .iter()
-        .map(|p| {
-            let store = storage_by_name.get(p.storage.as_str());
-            let facts = store.map(|s| engine(s.engine));
-            let consumers: Vec<Value> = consumers
-                .get(&(meta.domain.as_str(), name, p.name.as_str()))
-                .into_iter()
-                .flatten()
-                .map(|(domain, product)| json!({ "namespace": domain, "product": product }))
-                .collect();
-            let service = resource_name(&[name, &p.name]);
-            let contract = contract::odcs(validated, doc, p, &service, env);
-            json!({
-                "name": p.name,
-                "type": p.kind.as_str(),
-                "version": p.version.to_string(),
-                "serves": p.serves.to_string(),
-                "serviceName": service,
-                "contractName": resource_name(&[name, &p.name, "contract"]),
-                "contract": serde_json::to_string_pretty(&contract).expect("JSON values serialise"),
-                "storageInstance": short_name(&[name, &p.storage], MAX_OWNER_NAME),
-                "inCluster": facts.as_ref().is_some_and(|f| f.in_cluster),
-                "externalHost": facts.as_ref().and_then(|f| f.external_host),
-                "port": facts.as_ref().map_or(0, |f| f.port),
-                "portName": facts.as_ref().map_or("tcp", |f| f.port_name),
-                "consumers": consumers,
-            })
-        })
-        .collect();
-
-    let input_ports: Vec<Value> = spec
-        .data_in_use
-        .input_ports
-        .iter()
-        .map(|i| {
-            let provider = i.product.as_ref().and_then(|r| {
-                let doc = products.get(&(r.domain.as_str(), r.name.as_str()))?;
-                let port = doc
-                    .spec
-                    .spec
-                    .data_in_use
-                    .output_ports
-                    .iter()
-                    .find(|p| p.name == r.output_port)?;
-                let store = doc
-                    .spec
-                    .spec
-                    .storage
-                    .iter()
-                    .find(|s| s.name == port.storage)?;
-                let facts = engine(store.engine);
-                Some(json!({
-                    "namespace": r.domain,
-                    "product": r.name,
-                    "port": facts.port,
-                    "inCluster": facts.in_cluster,
-                    "engine": store.engine,
-                    "storageInstance": short_name(&[&r.name, &store.name], MAX_OWNER_NAME),
-                }))
-            });
-            json!({
-                "name": i.name,
-                "connector": i.connector.as_ref().map(|c| json!({
-                    "type": c.kind.as_str(),
-                    "port": connector_port(c),
-                    "secretRef": c.secret_ref,
-                })),
-                "provider": provider,
-            })
-        })
-        .collect();
-
-    let widgets: Vec<Value> = spec
-        .widgets
-        .iter()
-        .map(|w| {
-            let resource = resource_name(&[name, &w.name]);
-            let base = format!("http://{resource}.{namespace}.svc:8080");
-            let attributes = w.attributes();
-            let registration = json!({
-                "label": format!("{} ({})", w.name, name),
-                "tags": { "domain": namespace, "product": name },
-                "webComponent": {
-                    "jsUrl": format!("{base}/bundle.js"),
-                    "cssUrl": format!("{base}/bundle.css"),
-                    "componentId": markup(&w.tag, &attributes),
-                    "element": { "tag": w.tag, "attributes": attributes },
-                },
-            });
-            json!({
-                "name": w.name,
-                "tag": w.tag,
-                "resourceName": resource,
-                "registryId": resource_name(&[namespace, name, &w.name]),
-                "image": image(&validated.mesh.spec, &w.image),
-                "registration": registration.to_string(),
-                "resources": resources(&base_resources),
-            })
-        })
-        .collect();
-
-    json!({
-        "name": name,
-        "domain": meta.domain,
-        "namespace": namespace,
-        "version": meta.version.to_string(),
-        "labelVersion": label_version(&meta.version),
-        "status": meta.status,
-        "owner": meta.owner,
-        "urn": format!("{}:dataproducts:{}:{}", mesh.spec.urn_prefix, name, meta.version.major),
-        "labels": meta.labels,
-        "serviceAccount": resource_name(&[name]),
-        "storage": storage,
-        "pipelines": pipelines,
-        "workflows": workflows,
-        "outputPorts": output_ports,
-        "inputPorts": input_ports,
-        "widgets": widgets,
-        "resources": resources(&base_resources),
-        "customResourceSpec": custom_resource,
-    })
-}
-
-/// The legacy registration markup: one custom element with its attributes, escaped, for
-/// registry clients that predate the structured `element`.
 /// The legacy `componentId` markup of a widget, for registries of the idea-lab era: the
 /// registry's own serialization, which parses back to exactly this element.
-fn markup(tag: &str, attributes: &BTreeMap<&str, String>) -> String {
+pub(super) fn markup(tag: &str, attributes: &BTreeMap<&str, String>) -> String {
     let pairs: Vec<(&str, &str)> = attributes.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Element {
         tag: tag.to_owned(),
@@ -544,7 +295,7 @@ fn markup(tag: &str, attributes: &BTreeMap<&str, String>) -> String {
 /// Pinot's schema and REALTIME table for a product's analytics storage: the serving schema
 /// stored there, fed from the Kafka topic its tracking or Kafka input port writes.
 #[allow(clippy::too_many_lines)]
-fn pinot(doc: &Doc<DataProduct>, store: &Storage) -> Value {
+pub(super) fn pinot(doc: &Doc<DataProduct>, store: &Storage) -> Value {
     let spec = &doc.spec.spec;
     let port = spec
         .data_in_use

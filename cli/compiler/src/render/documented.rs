@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::runs::{Scopes, runs};
 use super::templates::{Scope, Templates};
-use super::{context, resource};
+use super::{context, product, resource};
 use crate::validate::{Validated, validate_paths};
 
 fn doc() -> String {
@@ -206,9 +206,8 @@ fn the_context_tables_list_every_key() {
     for env in &validated.mesh.spec.spec.environments {
         for doc in &validated.products {
             let spec = resource::spec(doc);
-            products.push(context::product(
-                &validated, doc, env, &consumers, &by_name, &spec,
-            ));
+            let product = product::context(&validated, doc, env, &consumers, &by_name, &spec);
+            products.push(serde_json::to_value(product).unwrap());
         }
     }
     agree(

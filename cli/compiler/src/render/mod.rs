@@ -18,6 +18,7 @@ mod crd;
 mod documented;
 mod emit;
 mod macros;
+mod product;
 pub mod resource;
 mod runs;
 mod templates;
@@ -289,7 +290,7 @@ fn product_objects(
         .join(&env.name)
         .join(&meta.domain)
         .join(&meta.name);
-    let product = context::product(
+    let product = product::context(
         of.validated,
         of.doc,
         env,
