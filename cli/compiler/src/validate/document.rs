@@ -241,7 +241,6 @@ impl ErrorContext<'_> {
         Some(format!("`{key}` is {}", show(value)))
     }
 
-    #[allow(clippy::too_many_lines)]
     fn describe(
         &self,
         kind: &jsonschema::error::ValidationErrorKind,
@@ -254,124 +253,13 @@ impl ErrorContext<'_> {
         let field = self.field();
         let diagnostic = match kind {
             K::AdditionalProperties { unexpected } | K::UnevaluatedProperties { unexpected } => {
-                let allowed = self.allowed_keys();
-                for key in unexpected.iter().take(MAX_SHOWN.saturating_sub(out.len())) {
-                    let span = self.key_span(key);
-                    let help = match did_you_mean(key, allowed.iter().map(String::as_str)) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None if allowed.is_empty() => "remove it".to_owned(),
-                        None => format!("allowed keys here: {}", allowed.join(", ")),
-                    };
-                    out.push(
-                        Diagnostic::error(
-                            "schema::unknown-key",
-                            format!("unknown key `{}`", excerpt(key)),
-                        )
-                        .at(file, span)
-                        .label("unknown key")
-                        .help(help),
-                    );
-                }
-                return;
+                return self.unknown_keys(unexpected, out);
             }
-            K::PropertyNames { error } => {
-                let key = error.instance().as_str().unwrap_or_default().to_owned();
-                let span = self.key_span(&key);
-                let help = self
-                    .schema_node()
-                    .and_then(|n| n.get("propertyNames"))
-                    .and_then(|n| n.get("description"))
-                    .and_then(Json::as_str)
-                    .map(str::to_owned);
-                Diagnostic::error(
-                    "schema::pattern",
-                    format!("`{}` is not a valid key in {field}", excerpt(&key)),
-                )
-                .at(file, span)
-                .label("malformed key")
-                .maybe_help(help)
-            }
-            K::FalseSchema => {
-                let span = self.spans.key(self.instance).unwrap_or_else(|| self.span());
-                let help = match self.condition() {
-                    Some(cond) => format!("because {cond}, {field} does not apply; remove it"),
-                    None => "remove it".to_owned(),
-                };
-                Diagnostic::error(
-                    "schema::not-allowed",
-                    format!("{field} is not allowed here"),
-                )
-                .at(file, span)
-                .label("not allowed here")
-                .help(help)
-            }
-            K::Required { property } => {
-                let name = property.as_str().unwrap_or_default();
-                let what = self.property_description(name);
-                let message = match self.required_by(name, value) {
-                    Some(by) => format!("`{by}` needs `{name}` beside it"),
-                    None => format!("missing required key `{name}`"),
-                };
-                Diagnostic::error("schema::missing-key", message)
-                    .at(file, self.span())
-                    .label(format!("`{name}` is missing here"))
-                    .help(match what {
-                        Some(d) => format!("add `{name}`: {d}"),
-                        None => format!("add `{name}`"),
-                    })
-            }
-            K::Type { kind } => {
-                let expected = type_name(kind);
-                let found = json_type(value);
-                let quoted =
-                    expected == "string" && matches!(value, Json::Number(_) | Json::Bool(_));
-                let help = if quoted {
-                    // The source text, not the value YAML made of it: `1.10` stays `1.10`.
-                    let written = excerpt(self.spans.source(self.span()));
-                    Some(format!(
-                        "YAML reads this as a {found}; quote it to keep it a string: \"{written}\""
-                    ))
-                } else {
-                    self.description()
-                };
-                Diagnostic::error(
-                    "schema::type",
-                    format!(
-                        "{field} must be {}, not {}",
-                        with_article(&expected),
-                        with_article(found)
-                    ),
-                )
-                .at(file, self.span())
-                .label(format!("expected {expected}"))
-                .maybe_help(help)
-            }
-            K::Enum { options } => {
-                let options: Vec<&str> = options
-                    .as_array()
-                    .map(|o| o.iter().filter_map(Json::as_str).collect())
-                    .unwrap_or_default();
-                let text = value
-                    .as_str()
-                    .map_or_else(|| value.to_string(), str::to_owned);
-                let list = options
-                    .iter()
-                    .map(|o| format!("`{o}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let help = match (
-                    self.condition(),
-                    did_you_mean(&text, options.iter().copied()),
-                ) {
-                    (Some(cond), _) => format!("because {cond}, {field} must be one of {list}"),
-                    (None, Some(s)) if s != text => format!("did you mean `{s}`?"),
-                    (None, _) => format!("expected one of {list}"),
-                };
-                Diagnostic::error("schema::enum", format!("{field} cannot be `{text}`"))
-                    .at(file, self.span())
-                    .label("not allowed here")
-                    .help(help)
-            }
+            K::PropertyNames { error } => self.malformed_key(error.instance(), &field),
+            K::FalseSchema => self.not_allowed(&field),
+            K::Required { property } => self.missing(property.as_str().unwrap_or_default(), value),
+            K::Type { kind } => self.wrong_type(kind, value, &field),
+            K::Enum { options } => self.not_an_option(options, value, &field),
             K::Format { format } => {
                 let text = value_text(value);
                 Diagnostic::error(
@@ -403,28 +291,29 @@ impl ErrorContext<'_> {
                 .label("malformed")
                 .maybe_help(self.description())
             }
-            K::Not { .. } => {
-                let text = value_text(value);
-                Diagnostic::error(
-                    "schema::pattern",
-                    format!("`{text}` is not allowed as {field}"),
-                )
-                .at(file, self.span())
-                .label("not allowed")
-                .maybe_help(self.description())
+            K::Not { .. } => Diagnostic::error(
+                "schema::pattern",
+                format!("`{}` is not allowed as {field}", value_text(value)),
+            )
+            .at(file, self.span())
+            .label("not allowed")
+            .maybe_help(self.description()),
+            K::MinItems { limit } | K::MaxItems { limit } => {
+                let (message, label) = if matches!(kind, K::MinItems { .. }) {
+                    (
+                        format!("{field} needs at least {limit} item{}", plural(*limit)),
+                        "too few items",
+                    )
+                } else {
+                    (
+                        format!("{field} takes at most {limit} item{}", plural(*limit)),
+                        "too many items",
+                    )
+                };
+                Diagnostic::error("schema::count", message)
+                    .at(file, self.span())
+                    .label(label)
             }
-            K::MinItems { limit } => Diagnostic::error(
-                "schema::count",
-                format!("{field} needs at least {limit} item{}", plural(*limit)),
-            )
-            .at(file, self.span())
-            .label("too few items"),
-            K::MaxItems { limit } => Diagnostic::error(
-                "schema::count",
-                format!("{field} takes at most {limit} item{}", plural(*limit)),
-            )
-            .at(file, self.span())
-            .label("too many items"),
             K::Minimum { limit } => {
                 Diagnostic::error("schema::range", format!("{field} must be at least {limit}"))
                     .at(file, self.span())
@@ -436,33 +325,164 @@ impl ErrorContext<'_> {
                     .label("too large")
             }
             K::OneOfNotValid { .. } | K::OneOfMultipleValid { .. } => {
-                let choices = self.one_of_required();
-                let list = choices
-                    .iter()
-                    .map(|c| format!("`{c}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let (message, label) = if matches!(kind, K::OneOfMultipleValid { .. }) {
-                    (
-                        format!("{field} sets more than one of {list}"),
-                        "keep only one",
-                    )
-                } else {
-                    (
-                        format!("{field} needs exactly one of {list}"),
-                        "set one of them",
-                    )
-                };
-                Diagnostic::error("schema::one-of", message)
-                    .at(file, self.span())
-                    .label(label)
-                    .maybe_help(self.description())
+                self.one_of(matches!(kind, K::OneOfMultipleValid { .. }), &field)
             }
             _ => Diagnostic::error("schema::invalid", format!("{field}: {fallback}"))
                 .at(file, self.span())
                 .label("invalid"),
         };
         out.push(diagnostic);
+    }
+
+    /// One diagnostic per unknown key (as many as are still shown), each with the key it
+    /// probably meant or the keys allowed there.
+    fn unknown_keys(&self, unexpected: &[String], out: &mut Vec<Diagnostic>) {
+        let allowed = self.allowed_keys();
+        for key in unexpected.iter().take(MAX_SHOWN.saturating_sub(out.len())) {
+            let span = self.key_span(key);
+            let help = match did_you_mean(key, allowed.iter().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if allowed.is_empty() => "remove it".to_owned(),
+                None => format!("allowed keys here: {}", allowed.join(", ")),
+            };
+            out.push(
+                Diagnostic::error(
+                    "schema::unknown-key",
+                    format!("unknown key `{}`", excerpt(key)),
+                )
+                .at(self.file, span)
+                .label("unknown key")
+                .help(help),
+            );
+        }
+    }
+
+    fn malformed_key(&self, key: &Json, field: &str) -> Diagnostic {
+        let key = key.as_str().unwrap_or_default();
+        let help = self
+            .schema_node()
+            .and_then(|n| n.get("propertyNames"))
+            .and_then(|n| n.get("description"))
+            .and_then(Json::as_str)
+            .map(str::to_owned);
+        Diagnostic::error(
+            "schema::pattern",
+            format!("`{}` is not a valid key in {field}", excerpt(key)),
+        )
+        .at(self.file, self.key_span(key))
+        .label("malformed key")
+        .maybe_help(help)
+    }
+
+    fn not_allowed(&self, field: &str) -> Diagnostic {
+        let span = self.spans.key(self.instance).unwrap_or_else(|| self.span());
+        let help = match self.condition() {
+            Some(cond) => format!("because {cond}, {field} does not apply; remove it"),
+            None => "remove it".to_owned(),
+        };
+        Diagnostic::error(
+            "schema::not-allowed",
+            format!("{field} is not allowed here"),
+        )
+        .at(self.file, span)
+        .label("not allowed here")
+        .help(help)
+    }
+
+    fn missing(&self, name: &str, value: &Json) -> Diagnostic {
+        let message = match self.required_by(name, value) {
+            Some(by) => format!("`{by}` needs `{name}` beside it"),
+            None => format!("missing required key `{name}`"),
+        };
+        Diagnostic::error("schema::missing-key", message)
+            .at(self.file, self.span())
+            .label(format!("`{name}` is missing here"))
+            .help(match self.property_description(name) {
+                Some(d) => format!("add `{name}`: {d}"),
+                None => format!("add `{name}`"),
+            })
+    }
+
+    fn wrong_type(
+        &self,
+        kind: &jsonschema::error::TypeKind,
+        value: &Json,
+        field: &str,
+    ) -> Diagnostic {
+        let expected = type_name(kind);
+        let found = json_type(value);
+        let quoted = expected == "string" && matches!(value, Json::Number(_) | Json::Bool(_));
+        let help = if quoted {
+            // The source text, not the value YAML made of it: `1.10` stays `1.10`.
+            let written = excerpt(self.spans.source(self.span()));
+            Some(format!(
+                "YAML reads this as a {found}; quote it to keep it a string: \"{written}\""
+            ))
+        } else {
+            self.description()
+        };
+        Diagnostic::error(
+            "schema::type",
+            format!(
+                "{field} must be {}, not {}",
+                with_article(&expected),
+                with_article(found)
+            ),
+        )
+        .at(self.file, self.span())
+        .label(format!("expected {expected}"))
+        .maybe_help(help)
+    }
+
+    fn not_an_option(&self, options: &Json, value: &Json, field: &str) -> Diagnostic {
+        let options: Vec<&str> = options
+            .as_array()
+            .map(|o| o.iter().filter_map(Json::as_str).collect())
+            .unwrap_or_default();
+        let text = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned);
+        let list = options
+            .iter()
+            .map(|o| format!("`{o}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let help = match (
+            self.condition(),
+            did_you_mean(&text, options.iter().copied()),
+        ) {
+            (Some(cond), _) => format!("because {cond}, {field} must be one of {list}"),
+            (None, Some(s)) if s != text => format!("did you mean `{s}`?"),
+            (None, _) => format!("expected one of {list}"),
+        };
+        Diagnostic::error("schema::enum", format!("{field} cannot be `{text}`"))
+            .at(self.file, self.span())
+            .label("not allowed here")
+            .help(help)
+    }
+
+    fn one_of(&self, several: bool, field: &str) -> Diagnostic {
+        let list = self
+            .one_of_required()
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (message, label) = if several {
+            (
+                format!("{field} sets more than one of {list}"),
+                "keep only one",
+            )
+        } else {
+            (
+                format!("{field} needs exactly one of {list}"),
+                "set one of them",
+            )
+        };
+        Diagnostic::error("schema::one-of", message)
+            .at(self.file, self.span())
+            .label(label)
+            .maybe_help(self.description())
     }
 
     fn allowed_keys(&self) -> Vec<String> {
