@@ -194,7 +194,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .cors_origins
         .iter()
         .filter(|o| !o.trim().is_empty())
-        .map(|o| registry::api::parse_origin(o.trim()).map_err(anyhow::Error::msg))
+        .map(|o| registry::http::parse_origin(o.trim()).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.workers.clamp(1, 64))

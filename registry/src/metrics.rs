@@ -25,10 +25,15 @@ const BUCKETS: [f64; 12] = [
     0.000_25, 0.0005, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 10.0,
 ];
 
+/// What is known of one route template.
+struct Route {
+    requests: BTreeMap<(&'static str, u16), u64>,
+    latency: Histogram,
+}
+
 #[derive(Default)]
 struct Http {
-    requests: BTreeMap<(&'static str, &'static str, u16), u64>,
-    latency: BTreeMap<&'static str, Histogram>,
+    routes: BTreeMap<String, Route>,
 }
 
 /// Request counters; the rest is read from the registry at scrape time.
@@ -52,16 +57,23 @@ fn method_label(m: &axum::http::Method) -> &'static str {
 }
 
 impl Metrics {
-    fn observe(&self, route: &'static str, method: &'static str, status: u16, seconds: f64) {
+    fn observe(&self, route: &str, method: &'static str, status: u16, seconds: f64) {
         let mut http = self
             .http
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *http.requests.entry((route, method, status)).or_default() += 1;
-        http.latency
-            .entry(route)
-            .or_insert_with(|| Histogram::new(&BUCKETS))
-            .observe(seconds);
+        // Allocates once per route template, not per request.
+        if !http.routes.contains_key(route) {
+            let fresh = Route {
+                requests: BTreeMap::new(),
+                latency: Histogram::new(&BUCKETS),
+            };
+            http.routes.insert(route.to_owned(), fresh);
+        }
+        if let Some(r) = http.routes.get_mut(route) {
+            *r.requests.entry((method, status)).or_default() += 1;
+            r.latency.observe(seconds);
+        }
     }
 
     /// The exposition text.
@@ -115,16 +127,22 @@ impl Metrics {
         let name = "registry_http_requests_total";
         let help = "HTTP requests answered, by route template, method and status.";
         out.family(name, Kind::Counter, help);
-        for ((route, method, status), n) in &http.requests {
-            let status = status.to_string();
-            let labels = [("route", *route), ("method", *method), ("status", &status)];
-            out.sample(name, &labels, n);
+        for (route, r) in &http.routes {
+            for ((method, status), n) in &r.requests {
+                let status = status.to_string();
+                let labels = [
+                    ("route", route.as_str()),
+                    ("method", method),
+                    ("status", &status),
+                ];
+                out.sample(name, &labels, n);
+            }
         }
         let name = "registry_http_request_duration_seconds";
         let help = "Time to the response head, by route template.";
         out.family(name, Kind::Histogram, help);
-        for (route, h) in &http.latency {
-            out.histogram(name, &[("route", route)], h);
+        for (route, r) in &http.routes {
+            out.histogram(name, &[("route", route)], &r.latency);
         }
     }
 }
@@ -172,14 +190,12 @@ pub async fn track(
 ) -> Response {
     let started = Instant::now();
     let method = method_label(req.method());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| crate::api::route_label(p.as_str()))
-        .unwrap_or("other");
+    // The router sets the matched route's template, so the label set is bounded by the
+    // routes it has, whatever paths clients send.
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let response = next.run(req).await;
     metrics.observe(
-        route,
+        route.as_ref().map_or("other", MatchedPath::as_str),
         method,
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),

@@ -1,215 +1,30 @@
-//! The HTTP API: the routes, their handlers, and how every refusal becomes a JSON error
-//! `{"error": code, "message": text}` with the right status.
-//!
-//! Handlers are plain async functions over [`AppState`]. Bodies and path ids go through
-//! this module's own extractors so that axum's rejections (wrong content type, body too
-//! large, malformed path) come out in the same JSON shape as everything else; unknown
-//! routes and methods do too. Internal errors are logged here and reach the client only as
-//! "internal error": SQL and file paths stay on the server.
+//! The handlers, one per endpoint: each takes its checked inputs from [`super::extract`]
+//! and answers with the registry's JSON (or a shared [`ErrorResponse`]).
 
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::OnceLock;
 
+use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
-use axum::handler::Handler;
-use axum::http::header::{ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::extract::State;
+use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodFilter, MethodRouter, on};
-use axum::{Json, Router};
 use dappmesh_service::encoding::accepts_gzip;
-pub use dappmesh_service::error::ErrorResponse as AppError;
-use dappmesh_service::error::panic_response;
+use dappmesh_service::error::ErrorResponse;
 use dappmesh_service::prometheus;
 use serde_json::json;
-use tokio::sync::{Semaphore, watch};
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::auth::{Denied, Need, ReadAccess, Tokens};
+use super::error::not_found;
+use super::extract::{
+    JsonBody, ProductId, Reader, RegistrationId, WritableProduct, WritableRegistration,
+};
+use super::watch::{Watch, events, wait_for_change};
+use super::{AppState, INDEX_HEADER};
 use crate::catalog::parse_product;
-use registry_api::text::{IdKind, Invalid, check_id};
-
-use crate::input::BodyError;
-use crate::metrics::Metrics;
 use crate::service::parse_registration;
-use crate::state::{Registry, WriteError};
 use crate::store::Collection;
-use crate::watch::{Watch, events, wait_for_change};
 
-/// Largest request body: a registration is a few hundred bytes, a product a few KiB.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// The change index of the collection a response shows (as Consul's `X-Consul-Index`).
-pub static INDEX_HEADER: HeaderName = HeaderName::from_static("x-registry-index");
-
-/// Everything a handler needs; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub registry: Registry,
-    pub tokens: Arc<Tokens>,
-    pub reads: ReadAccess,
-    pub metrics: Arc<Metrics>,
-    /// Open long-polls and event streams; a request beyond the limit gets 503.
-    pub watchers: Arc<Semaphore>,
-    /// Turns true when the server is shutting down, which ends event streams.
-    pub shutdown: watch::Receiver<bool>,
-    /// Origins allowed to call from a browser; none means no CORS headers at all.
-    pub cors_origins: Vec<HeaderValue>,
-}
-
-/// idea-lab answered a missing registration with `{"message":"Not Found"}`.
-fn not_found() -> AppError {
-    AppError::new(StatusCode::NOT_FOUND, "not_found", "Not Found")
-}
-
-pub(crate) fn busy() -> AppError {
-    AppError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "too_many_watchers",
-        "too many open long-polls and event streams; retry later",
-    )
-}
-
-impl From<Denied> for AppError {
-    fn from(d: Denied) -> Self {
-        match d {
-            Denied::Unauthenticated => AppError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "a valid bearer token is required (Authorization: Bearer <token>)",
-            ),
-            Denied::Forbidden => AppError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "the token is not allowed to do this",
-            ),
-        }
-    }
-}
-
-impl From<BodyError> for AppError {
-    fn from(e: BodyError) -> Self {
-        match e {
-            BodyError::Syntax(detail) => AppError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                format!("the body is not valid JSON: {detail}"),
-            ),
-            BodyError::Invalid(e) => invalid_body(&e),
-        }
-    }
-}
-
-fn invalid_body(e: &Invalid) -> AppError {
-    AppError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_body",
-        e.to_string(),
-    )
-}
-
-impl From<WriteError> for AppError {
-    fn from(e: WriteError) -> Self {
-        match e {
-            WriteError::Capacity(..) => {
-                AppError::new(StatusCode::INSUFFICIENT_STORAGE, "capacity", e.to_string())
-            }
-            WriteError::Timeout | WriteError::Stopped => {
-                tracing::warn!(error = %e, "write not committed");
-                AppError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "the write could not be committed in time; retry",
-                )
-            }
-            WriteError::Store(e) => {
-                tracing::error!(error = %e, "write failed");
-                AppError::internal()
-            }
-        }
-    }
-}
-
-/// A JSON request body, as bytes: the content type is checked and the size limited here,
-/// and each endpoint parses it into its own checked type.
-struct JsonBody(Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
-    type Rejection = AppError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        let is_json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json"
-                    || (mime.starts_with("application/") && mime.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        if !is_json {
-            return Err(AppError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "the body must be JSON (Content-Type: application/json)",
-            ));
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            let status = rejection.status();
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::new(
-                    status,
-                    "payload_too_large",
-                    format!("the body must be at most {MAX_BODY_BYTES} bytes"),
-                )
-            } else {
-                AppError::new(status, "bad_body", rejection.body_text())
-            }
-        })?;
-        Ok(JsonBody(bytes))
-    }
-}
-
-async fn path_id(parts: &mut Parts, kind: IdKind) -> Result<String, AppError> {
-    let Path(id) = Path::<String>::from_request_parts(parts, &())
-        .await
-        .map_err(|r| AppError::new(StatusCode::BAD_REQUEST, "invalid_path", r.body_text()))?;
-    check_id(kind, &id)
-        .map_err(|e| AppError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string()))?;
-    Ok(id)
-}
-
-/// A registration id from the path, checked.
-struct RegistrationId(String);
-
-impl<S: Send + Sync> FromRequestParts<S> for RegistrationId {
-    type Rejection = AppError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
-        path_id(parts, IdKind::Registration)
-            .await
-            .map(RegistrationId)
-    }
-}
-
-/// A product id (a name or a DPDS URN) from the path, checked.
-struct ProductId(String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ProductId {
-    type Rejection = AppError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
-        path_id(parts, IdKind::Product).await.map(ProductId)
-    }
-}
-
-pub(crate) fn check(state: &AppState, headers: &HeaderMap, need: Need<'_>) -> Result<(), AppError> {
-    Ok(state.tokens.check(headers, need, state.reads)?)
-}
-
-pub(crate) fn json_response(status: StatusCode, body: Bytes, index: Option<u64>) -> Response {
+pub(super) fn json_response(status: StatusCode, body: Bytes, index: Option<u64>) -> Response {
     let mut response = (
         status,
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
@@ -224,14 +39,16 @@ pub(crate) fn json_response(status: StatusCode, body: Bytes, index: Option<u64>)
     response
 }
 
-async fn health() -> Json<serde_json::Value> {
+pub(super) async fn health() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
+pub(super) async fn ready(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ErrorResponse> {
     state.registry.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "not ready");
-        AppError::new(
+        ErrorResponse::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
             "the database is not reachable",
@@ -240,22 +57,22 @@ async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>,
     Ok(Json(json!({"status": "ready"})))
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+pub(super) async fn metrics(State(state): State<AppState>) -> Response {
     prometheus::response(state.metrics.render(&state.registry))
 }
 
-async fn openapi() -> Response {
+pub(super) async fn openapi() -> Response {
     static DOC: OnceLock<Bytes> = OnceLock::new();
-    let doc = DOC.get_or_init(|| Bytes::from(crate::openapi::document().to_string()));
+    let doc = DOC.get_or_init(|| Bytes::from(super::openapi::document().to_string()));
     json_response(StatusCode::OK, doc.clone(), None)
 }
 
-async fn list_registrations(
+pub(super) async fn list_registrations(
     State(state): State<AppState>,
     headers: HeaderMap,
     Watch(params): Watch,
-) -> Result<Response, AppError> {
-    check(&state, &headers, Need::Read)?;
+    _: Reader,
+) -> Result<Response, ErrorResponse> {
     wait_for_change(&state, Collection::Registry, &params).await?;
     if accepts_gzip(&headers) {
         let (index, body) = state.registry.list_gzip();
@@ -273,12 +90,11 @@ async fn list_registrations(
     Ok(response)
 }
 
-async fn get_registration(
+pub(super) async fn get_registration(
     State(state): State<AppState>,
-    headers: HeaderMap,
     RegistrationId(id): RegistrationId,
-) -> Result<Response, AppError> {
-    check(&state, &headers, Need::Read)?;
+    _: Reader,
+) -> Result<Response, ErrorResponse> {
     let body = state
         .registry
         .registration_json(&id)
@@ -288,19 +104,11 @@ async fn get_registration(
 
 /// Registers or heartbeats, and echoes the body back as idea-lab did (200 either way:
 /// idea-lab-era clients know no 201).
-async fn register(
+pub(super) async fn register(
     State(state): State<AppState>,
-    RegistrationId(id): RegistrationId,
-    req: Request,
-) -> Result<Response, AppError> {
-    // The token is checked before the body is read, so an unauthenticated client learns
-    // nothing about the body rules.
-    check(
-        &state,
-        req.headers(),
-        Need::Write(Collection::Registry, &id),
-    )?;
-    let JsonBody(body) = JsonBody::from_request(req, &()).await?;
+    WritableRegistration(id): WritableRegistration,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ErrorResponse> {
     let reg = parse_registration(&body, state.registry.policy())?;
     let service = Bytes::from(reg.service.get().to_owned());
     state.registry.register(id, reg).await?;
@@ -311,12 +119,10 @@ async fn register(
     ))
 }
 
-async fn deregister(
+pub(super) async fn deregister(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    RegistrationId(id): RegistrationId,
-) -> Result<StatusCode, AppError> {
-    check(&state, &headers, Need::Write(Collection::Registry, &id))?;
+    WritableRegistration(id): WritableRegistration,
+) -> Result<StatusCode, ErrorResponse> {
     if state.registry.deregister(id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -324,38 +130,30 @@ async fn deregister(
     }
 }
 
-async fn list_products(
+pub(super) async fn list_products(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Watch(params): Watch,
-) -> Result<Response, AppError> {
-    check(&state, &headers, Need::Read)?;
+    _: Reader,
+) -> Result<Response, ErrorResponse> {
     wait_for_change(&state, Collection::Products, &params).await?;
     let (index, body) = state.registry.products_json();
     Ok(json_response(StatusCode::OK, body, Some(index)))
 }
 
-async fn get_product(
+pub(super) async fn get_product(
     State(state): State<AppState>,
-    headers: HeaderMap,
     ProductId(id): ProductId,
-) -> Result<Response, AppError> {
-    check(&state, &headers, Need::Read)?;
+    _: Reader,
+) -> Result<Response, ErrorResponse> {
     let body = state.registry.product_json(&id).ok_or_else(not_found)?;
     Ok(json_response(StatusCode::OK, body, None))
 }
 
-async fn put_product(
+pub(super) async fn put_product(
     State(state): State<AppState>,
-    ProductId(id): ProductId,
-    req: Request,
-) -> Result<Response, AppError> {
-    check(
-        &state,
-        req.headers(),
-        Need::Write(Collection::Products, &id),
-    )?;
-    let JsonBody(body) = JsonBody::from_request(req, &()).await?;
+    WritableProduct(id): WritableProduct,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ErrorResponse> {
     let product = parse_product(&id, &body)?;
     let created = state.registry.put_product(id.clone(), product).await?;
     let body = state.registry.product_json(&id).ok_or_else(not_found)?;
@@ -371,12 +169,10 @@ async fn put_product(
     ))
 }
 
-async fn delete_product(
+pub(super) async fn delete_product(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    ProductId(id): ProductId,
-) -> Result<StatusCode, AppError> {
-    check(&state, &headers, Need::Write(Collection::Products, &id))?;
+    WritableProduct(id): WritableProduct,
+) -> Result<StatusCode, ErrorResponse> {
     if state.registry.delete_product(id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -384,170 +180,38 @@ async fn delete_product(
     }
 }
 
-async fn registry_events(
+pub(super) async fn registry_events(
     State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    events(state, &headers, Collection::Registry)
+    _: Reader,
+) -> Result<Response, ErrorResponse> {
+    events(state, Collection::Registry)
 }
 
-async fn product_events(
+pub(super) async fn product_events(
     State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    events(state, &headers, Collection::Products)
-}
-
-async fn no_route(method: Method, uri: axum::http::Uri) -> AppError {
-    AppError::new(
-        StatusCode::NOT_FOUND,
-        "no_route",
-        format!("no route for {method} {}", uri.path()),
-    )
-}
-
-async fn wrong_method(method: Method) -> AppError {
-    AppError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("{method} is not allowed here (see the Allow header)"),
-    )
-}
-
-/// The methods the API uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verb {
-    Get,
-    Post,
-    Put,
-    Delete,
-}
-
-impl Verb {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verb::Get => "get",
-            Verb::Post => "post",
-            Verb::Put => "put",
-            Verb::Delete => "delete",
-        }
-    }
-
-    fn filter(self) -> MethodFilter {
-        match self {
-            Verb::Get => MethodFilter::GET,
-            Verb::Post => MethodFilter::POST,
-            Verb::Put => MethodFilter::PUT,
-            Verb::Delete => MethodFilter::DELETE,
-        }
-    }
-}
-
-/// One route: the single list that the router is built from and that the OpenAPI test
-/// compares the document with.
-pub struct Endpoint {
-    pub verb: Verb,
-    pub path: &'static str,
-    handler: MethodRouter<AppState>,
-}
-
-fn ep<H, T>(verb: Verb, path: &'static str, handler: H) -> Endpoint
-where
-    H: Handler<T, AppState>,
-    T: 'static,
-{
-    Endpoint {
-        verb,
-        path,
-        handler: on(verb.filter(), handler),
-    }
-}
-
-pub fn endpoints() -> Vec<Endpoint> {
-    use Verb::{Delete, Get, Post, Put};
-    vec![
-        ep(Get, "/health", health),
-        ep(Get, "/ready", ready),
-        ep(Get, "/metrics", metrics),
-        ep(Get, "/openapi.json", openapi),
-        ep(Get, "/api/v1/registry", list_registrations),
-        ep(Get, "/api/v1/registry/{id}", get_registration),
-        ep(Post, "/api/v1/registry/{id}", register),
-        ep(Delete, "/api/v1/registry/{id}", deregister),
-        ep(Get, "/api/v1/products", list_products),
-        ep(Get, "/api/v1/products/{id}", get_product),
-        ep(Put, "/api/v1/products/{id}", put_product),
-        ep(Delete, "/api/v1/products/{id}", delete_product),
-        ep(Get, "/api/v1/watch/registry", registry_events),
-        ep(Get, "/api/v1/watch/products", product_events),
-    ]
-}
-
-/// The route template a matched path came from, as a `'static` metric label.
-pub fn route_label(matched: &str) -> &'static str {
-    static PATHS: OnceLock<Vec<&'static str>> = OnceLock::new();
-    PATHS
-        .get_or_init(|| endpoints().into_iter().map(|e| e.path).collect())
-        .iter()
-        .find(|p| **p == matched)
-        .copied()
-        .unwrap_or("other")
-}
-
-/// The whole HTTP service.
-pub fn app(state: AppState) -> Router {
-    let mut router = Router::new();
-    for e in endpoints() {
-        router = router.route(e.path, e.handler);
-    }
-    let mut router = router
-        .fallback(no_route)
-        .method_not_allowed_fallback(wrong_method)
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES));
-    if !state.cors_origins.is_empty() {
-        router = router.layer(
-            CorsLayer::new()
-                .allow_origin(AllowOrigin::list(state.cors_origins.clone()))
-                .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-                .allow_headers([CONTENT_TYPE, axum::http::header::AUTHORIZATION])
-                .expose_headers([INDEX_HEADER.clone(), ALLOW])
-                .max_age(Duration::from_secs(600)),
-        );
-    }
-    router
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state.metrics),
-            crate::metrics::track,
-        ))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .with_state(state)
-}
-
-/// Checks a CORS origin (`https://host[:port]`, nothing else) and turns it into the header
-/// value the CORS layer compares with.
-pub fn parse_origin(origin: &str) -> Result<HeaderValue, String> {
-    crate::input::check_url("--cors-origin", origin).map_err(|e| e.to_string())?;
-    let url = url::Url::parse(origin).map_err(|e| e.to_string())?;
-    if url.path() != "/"
-        || url.query().is_some()
-        || url.fragment().is_some()
-        || origin.ends_with('/')
-    {
-        return Err(format!(
-            "--cors-origin {origin}: an origin is scheme://host[:port], without a path"
-        ));
-    }
-    HeaderValue::from_str(origin).map_err(|e| e.to_string())
+    _: Reader,
+) -> Result<Response, ErrorResponse> {
+    events(state, Collection::Products)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
     use super::*;
+    use crate::auth::{ReadAccess, Tokens};
     use crate::clock::ManualClock;
+    use crate::http::{MAX_BODY_BYTES, app};
+    use crate::metrics::Metrics;
     use crate::state::Limits;
+    use crate::state::Registry;
     use crate::store::Store;
     use crate::ttl::TtlPolicy;
+    use axum::Router;
     use axum::body::Body;
+    use axum::http::header::WWW_AUTHENTICATE;
+    use tokio::sync::{Semaphore, watch};
     use tower::ServiceExt;
 
     const ADMIN: &str = "admin-token-0123456789";
@@ -754,7 +418,51 @@ mod tests {
             assert!(r.json["message"].is_string(), "{what}");
         }
         let r = send(&app, post("/api/v1/registry/w", None, "{}")).await;
-        assert_eq!(r.headers[axum::http::header::WWW_AUTHENTICATE], "Bearer");
+        assert_eq!(r.headers[WWW_AUTHENTICATE], "Bearer");
+    }
+
+    /// A body stream that records whether anything read from it.
+    fn watched_body() -> (Body, Arc<std::sync::atomic::AtomicBool>) {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let polled = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&polled);
+        let stream = futures_util::stream::poll_fn(move |_| {
+            flag.store(true, Ordering::SeqCst);
+            let chunk = Bytes::from(vec![b'x'; MAX_BODY_BYTES * 4]);
+            std::task::Poll::Ready(Some(Ok::<_, std::io::Error>(chunk)))
+        });
+        (Body::from_stream(stream), polled)
+    }
+
+    #[tokio::test]
+    async fn the_token_is_checked_before_the_body_is_read() {
+        use std::sync::atomic::Ordering;
+        let app = app(state(ReadAccess::Open));
+        let writes = [
+            ("POST", "/api/v1/registry/w", None, StatusCode::UNAUTHORIZED),
+            (
+                "PUT",
+                "/api/v1/products/p",
+                Some(TEAM_A),
+                StatusCode::FORBIDDEN,
+            ),
+        ];
+        for (method, path, token, status) in writes {
+            let (body, polled) = watched_body();
+            let mut req = axum::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header(CONTENT_TYPE, "application/json");
+            if let Some(t) = token {
+                req = req.header("authorization", format!("Bearer {t}"));
+            }
+            let r = send(&app, req.body(body).unwrap()).await;
+            assert_eq!(r.status, status, "{method} {path}");
+            assert!(
+                !polled.load(Ordering::SeqCst),
+                "{method} {path} read the body"
+            );
+        }
     }
 
     #[tokio::test]
@@ -903,28 +611,5 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(r.status, StatusCode::OK);
-    }
-
-    #[test]
-    fn origins_are_bare() {
-        assert!(parse_origin("https://dash.example").is_ok());
-        assert!(parse_origin("http://localhost:3000").is_ok());
-        for bad in [
-            "https://dash.example/",
-            "https://d.example/x",
-            "*",
-            "null",
-            "javascript:x",
-        ] {
-            assert!(parse_origin(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn every_route_has_a_metric_label() {
-        for e in endpoints() {
-            assert_eq!(route_label(e.path), e.path);
-        }
-        assert_eq!(route_label("/x/{y}"), "other");
     }
 }

@@ -12,14 +12,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Query};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::api::{AppError, AppState, busy, check};
-use crate::auth::Need;
+use dappmesh_service::error::ErrorResponse;
+
+use super::AppState;
+use super::error::busy;
 use crate::store::Collection;
 use dappmesh_service::shutdown::stopped;
 
@@ -38,16 +40,18 @@ pub struct WatchParams {
 pub struct Watch(pub WatchParams);
 
 impl<S: Send + Sync> FromRequestParts<S> for Watch {
-    type Rejection = AppError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+    type Rejection = ErrorResponse;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ErrorResponse> {
         Query::<WatchParams>::from_request_parts(parts, &())
             .await
             .map(|Query(p)| Watch(p))
-            .map_err(|r| AppError::new(StatusCode::BAD_REQUEST, "invalid_query", r.body_text()))
+            .map_err(|r| {
+                ErrorResponse::new(StatusCode::BAD_REQUEST, "invalid_query", r.body_text())
+            })
     }
 }
 
-fn parse_wait(wait: Option<&str>) -> Result<Duration, AppError> {
+fn parse_wait(wait: Option<&str>) -> Result<Duration, ErrorResponse> {
     let Some(text) = wait else {
         return Ok(DEFAULT_WAIT);
     };
@@ -56,7 +60,7 @@ fn parse_wait(wait: Option<&str>) -> Result<Duration, AppError> {
         Err(_) => humantime::parse_duration(text),
     };
     parsed.map(|d| d.min(MAX_WAIT)).map_err(|_| {
-        AppError::new(
+        ErrorResponse::new(
             StatusCode::BAD_REQUEST,
             "invalid_query",
             "wait must be a duration such as 30s or 5m (at most 5m)",
@@ -66,11 +70,11 @@ fn parse_wait(wait: Option<&str>) -> Result<Duration, AppError> {
 
 /// Blocks a long-poll until the index moves away from `after`, `wait` passes, or the
 /// server shuts down.
-pub async fn wait_for_change(
+pub(super) async fn wait_for_change(
     state: &AppState,
     c: Collection,
     params: &WatchParams,
-) -> Result<(), AppError> {
+) -> Result<(), ErrorResponse> {
     let Some(after) = params.index else {
         return Ok(());
     };
@@ -90,8 +94,7 @@ pub async fn wait_for_change(
 /// Server-Sent Events: the whole collection (as its list endpoint returns it) at once,
 /// then again after every change, with the change index as the event id. A slow reader
 /// skips intermediate states instead of buffering them.
-pub fn events(state: AppState, headers: &HeaderMap, c: Collection) -> Result<Response, AppError> {
-    check(&state, headers, Need::Read)?;
+pub(super) fn events(state: AppState, c: Collection) -> Result<Response, ErrorResponse> {
     let permit = Arc::clone(&state.watchers)
         .try_acquire_owned()
         .map_err(|_| busy())?;

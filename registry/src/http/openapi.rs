@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 document served at `/openapi.json`, written by hand to describe the
-//! routes in [`crate::api::endpoints`]; a test holds the two to the same set of paths and
+//! routes in [`crate::http::endpoints`]; a test holds the two to the same set of paths and
 //! methods.
 
 use serde_json::{Value, json};
@@ -250,7 +250,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::api::endpoints;
+    use crate::http::endpoints;
 
     #[test]
     fn every_route_is_documented_and_every_documented_route_exists() {
