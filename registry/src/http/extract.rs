@@ -8,9 +8,9 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
-use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use dappmesh_service::error::ErrorResponse;
 use registry_api::text::{IdKind, check_id};
 
@@ -29,7 +29,7 @@ impl FromRequestParts<AppState> for Reader {
     ) -> Result<Self, Self::Rejection> {
         state
             .tokens
-            .check(&parts.headers, Need::Read, state.reads)?;
+            .check(bearer(&parts.headers), Need::Read, state.reads)?;
         Ok(Reader)
     }
 }
@@ -77,8 +77,16 @@ async fn writable(
     let id = path_id(parts, kind).await?;
     state
         .tokens
-        .check(&parts.headers, Need::Write(c, &id), state.reads)?;
+        .check(bearer(&parts.headers), Need::Write(c, &id), state.reads)?;
     Ok(id)
+}
+
+/// The token of `Authorization: Bearer <token>` (the scheme in any case); none for any
+/// other scheme, which the tokens then treat as no token at all.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 async fn path_id(parts: &mut Parts, kind: IdKind) -> Result<String, ErrorResponse> {
@@ -151,5 +159,27 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             }
         })?;
         Ok(JsonBody(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn only_a_bearer_token_is_presented() {
+        let with = |value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            bearer(&h).map(str::to_owned)
+        };
+        assert_eq!(with("Bearer abc").as_deref(), Some("abc"));
+        assert_eq!(with("bearer  abc").as_deref(), Some("abc"));
+        assert_eq!(with("Basic abc"), None);
+        assert_eq!(with("Bearer"), None);
+        assert_eq!(with("abc"), None);
+        assert_eq!(bearer(&HeaderMap::new()), None);
     }
 }
