@@ -2,18 +2,13 @@
 //!
 //! The set is small and fixed (requests by route, method and status; latency by route;
 //! the view's sizes; the writer's batches), so a few atomics and one map behind a mutex do
-//! the job, written out with [`dappmesh_service::prometheus`]. Route
-//! labels are the routes' templates (`/api/v1/registry/{id}`), never raw paths, so a
-//! client cannot grow the label set.
+//! the job, written out with [`dappmesh_service::prometheus`]. Route labels are the
+//! routes' templates (`/api/v1/registry/{id}`), never raw paths, so a client cannot grow
+//! the label set: the HTTP layer's middleware passes them in.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
-
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 
 use dappmesh_service::prometheus::{Histogram, Kind, Text, resident_bytes};
 
@@ -42,22 +37,10 @@ pub struct Metrics {
     http: Mutex<Http>,
 }
 
-fn method_label(m: &axum::http::Method) -> &'static str {
-    use axum::http::Method;
-    match *m {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        _ => "OTHER",
-    }
-}
-
 impl Metrics {
-    fn observe(&self, route: &str, method: &'static str, status: u16, seconds: f64) {
+    /// One answered request: its route template (`other` when no route matched), method,
+    /// status and time to the response head.
+    pub fn observe(&self, route: &str, method: &'static str, status: u16, seconds: f64) {
         let mut http = self
             .http
             .lock()
@@ -180,27 +163,6 @@ fn render_writer(out: &mut Text, stats: &WriterStats) {
         "Time spent applying and committing batches.",
         micros as f64 / 1e6,
     );
-}
-
-/// Middleware: counts every response by route template (`other` for unmatched paths).
-pub async fn track(
-    State(metrics): State<std::sync::Arc<Metrics>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let method = method_label(req.method());
-    // The router sets the matched route's template, so the label set is bounded by the
-    // routes it has, whatever paths clients send.
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(req).await;
-    metrics.observe(
-        route.as_ref().map_or("other", MatchedPath::as_str),
-        method,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
 }
 
 #[cfg(test)]

@@ -3,19 +3,22 @@
 //! and the layers every request passes (body limit, CORS, metrics, panic catching).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
 use axum::handler::Handler;
 use axum::http::header::{ALLOW, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use dappmesh_service::error::{ErrorResponse, panic_response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::{AppState, INDEX_HEADER, MAX_BODY_BYTES, routes};
-use crate::metrics;
+use crate::metrics::Metrics;
 
 async fn no_route(method: Method, uri: axum::http::Uri) -> ErrorResponse {
     ErrorResponse::new(
@@ -125,10 +128,41 @@ pub fn app(state: AppState) -> Router {
     router
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.metrics),
-            metrics::track,
+            track,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
+}
+
+/// Middleware: counts every response by route template (`other` for unmatched paths).
+async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = method_label(req.method());
+    // The router sets the matched route's template, so the label set is bounded by the
+    // routes it has, whatever paths clients send.
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let response = next.run(req).await;
+    metrics.observe(
+        route.as_ref().map_or("other", MatchedPath::as_str),
+        method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// A `'static` label for the methods the API knows; any other is `OTHER`.
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    }
 }
 
 /// Checks a CORS origin (`https://host[:port]`, nothing else) and turns it into the header
