@@ -175,7 +175,6 @@ impl<T> Frame<T> {
 const LINEAR_DUPLICATE_SCAN: usize = 16;
 
 /// Every document of the stream, as trees of type `T`.
-#[allow(clippy::too_many_lines)]
 pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlError> {
     let text: &str = file.text();
     // The parser counts characters; spans are bytes. ASCII text needs no conversion.
@@ -208,41 +207,26 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
     };
 
     let mut documents = Vec::new();
-    let mut stack: Vec<Frame<T>> = Vec::new();
-    let mut anchors: HashMap<usize, Anchored<T>> = HashMap::new();
-    let mut copied = 0usize;
-    let mut root: Option<T> = None;
-
+    let mut trees = Builder::new(limits);
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(syntax)?;
         let span = span_of(&span);
-        let collection = matches!(event, Event::SequenceStart(..) | Event::MappingStart(..));
-        if collection {
-            if stack.last().is_some_and(Frame::awaits_key) {
-                return Err(YamlError::at(YamlErrorKind::ComplexKey, span));
-            }
-            if stack.len() >= limits.max_depth {
-                return Err(YamlError::at(
-                    YamlErrorKind::TooDeep(limits.max_depth),
-                    span,
-                ));
-            }
+        if matches!(event, Event::SequenceStart(..) | Event::MappingStart(..)) {
+            trees.may_open(span)?;
         }
-        // What the event completes: a tree, its anchor, its cost (see `Limits::max_copy`), where it ends, and
-        // its text as a key when it is a scalar.
-        let (tree, anchor, size, end, key) = match event {
+        let done = match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing => continue,
             Event::DocumentStart(_) => {
-                anchors.clear();
+                trees.anchors.clear();
                 continue;
             }
             Event::DocumentEnd => {
-                documents.extend(root.take());
+                documents.extend(trees.root.take());
                 continue;
             }
             Event::SequenceStart(anchor, tag) => {
                 check_collection_tag(tag.as_deref(), "seq", span)?;
-                stack.push(Frame::Seq {
+                trees.stack.push(Frame::Seq {
                     start: span.start,
                     end: span.end,
                     anchor,
@@ -253,7 +237,7 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
             }
             Event::MappingStart(anchor, tag) => {
                 check_collection_tag(tag.as_deref(), "map", span)?;
-                stack.push(Frame::Map {
+                trees.stack.push(Frame::Map {
                     start: span.start,
                     end: span.end,
                     anchor,
@@ -264,91 +248,176 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
                 });
                 continue;
             }
-            Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq {
-                    start,
-                    end,
-                    anchor,
-                    items,
-                    size,
-                }) => {
-                    let end = if items.is_empty() { span.end } else { end };
-                    (
-                        T::seq(items, Span::new(start, end)),
-                        anchor,
-                        size,
-                        end,
-                        None,
-                    )
-                }
-                _ => unreachable!("the parser balances sequence events"),
-            },
-            Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map {
-                    start,
-                    end,
-                    anchor,
-                    entries,
-                    size,
-                    ..
-                }) => {
-                    let end = if entries.is_empty() { span.end } else { end };
-                    (
-                        T::map(entries, Span::new(start, end)),
-                        anchor,
-                        size,
-                        end,
-                        None,
-                    )
-                }
-                _ => unreachable!("the parser balances mapping events"),
-            },
+            Event::SequenceEnd | Event::MappingEnd => trees.close(span),
             Event::Scalar(text, style, anchor, tag) => {
-                let awaits_key = stack.last().is_some_and(Frame::awaits_key);
-                if awaits_key && anchor == 0 {
-                    // A key keeps its source text (`0x1F:` is key "0x1F") and needs no tree.
-                    check_key_tag(tag.as_deref(), span)?;
-                    if let Some(Frame::Map {
-                        key: pending,
-                        size,
-                        end,
-                        ..
-                    }) = stack.last_mut()
-                    {
-                        *size += NODE_COST + text.len();
-                        *end = span.end;
-                        *pending = Some((text.into_owned(), span));
-                    }
-                    continue;
+                match trees.scalar(text, style, anchor, tag.as_deref(), span)? {
+                    Some(done) => done,
+                    None => continue,
                 }
-                let key = (anchor != 0).then(|| text.to_string());
-                let value = scalar(text, style, tag.as_deref(), span)?;
-                let size = NODE_COST
-                    + match &value {
-                        Value::String(s) => s.len(),
-                        _ => 0,
-                    };
-                (T::scalar(value, span), anchor, size, span.end, key)
             }
-            Event::Alias(id) => {
-                let Some(target) = anchors.get(&id) else {
-                    return Err(YamlError::at(YamlErrorKind::UnknownAlias, span));
-                };
-                charge(&mut copied, target.size, limits, span)?;
-                let key = if stack.last().is_some_and(Frame::awaits_key) {
-                    target.key.clone()
-                } else {
-                    None
-                };
-                let mut tree = target.tree.clone();
-                tree.moved_to(span);
-                (tree, 0, target.size, span.end, key)
-            }
+            Event::Alias(id) => trees.alias(id, span)?,
         };
+        trees.add(done, span)?;
+    }
+    Ok(documents)
+}
+
+/// A node the last event completed: its tree, its anchor, its cost (see
+/// [`Limits::max_copy`]), where it ends, and its text as a key when it is a scalar.
+struct Done<T> {
+    tree: T,
+    anchor: usize,
+    size: usize,
+    end: usize,
+    key: Option<String>,
+}
+
+/// The trees of the document being read: the collections still open, the anchors seen, what
+/// anchors and aliases have copied so far, and the finished root.
+struct Builder<T> {
+    stack: Vec<Frame<T>>,
+    anchors: HashMap<usize, Anchored<T>>,
+    copied: usize,
+    root: Option<T>,
+    limits: Limits,
+}
+
+impl<T: Tree> Builder<T> {
+    fn new(limits: Limits) -> Self {
+        Builder {
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            copied: 0,
+            root: None,
+            limits,
+        }
+    }
+
+    /// A collection may not be a key, nor nest deeper than the limit.
+    fn may_open(&self, span: Span) -> Result<(), YamlError> {
+        if self.stack.last().is_some_and(Frame::awaits_key) {
+            return Err(YamlError::at(YamlErrorKind::ComplexKey, span));
+        }
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(YamlError::at(
+                YamlErrorKind::TooDeep(self.limits.max_depth),
+                span,
+            ));
+        }
+        Ok(())
+    }
+
+    /// The collection the end event closes, as a tree.
+    fn close(&mut self, span: Span) -> Done<T> {
+        let (tree, anchor, size, end) = match self.stack.pop() {
+            Some(Frame::Seq {
+                start,
+                end,
+                anchor,
+                items,
+                size,
+            }) => {
+                let end = if items.is_empty() { span.end } else { end };
+                (T::seq(items, Span::new(start, end)), anchor, size, end)
+            }
+            Some(Frame::Map {
+                start,
+                end,
+                anchor,
+                entries,
+                size,
+                ..
+            }) => {
+                let end = if entries.is_empty() { span.end } else { end };
+                (T::map(entries, Span::new(start, end)), anchor, size, end)
+            }
+            None => unreachable!("the parser balances collection events"),
+        };
+        Done {
+            tree,
+            anchor,
+            size,
+            end,
+            key: None,
+        }
+    }
+
+    /// A scalar as a tree, or nothing when it is a key (which keeps its source text, so
+    /// `0x1F:` is key "0x1F", and needs no tree).
+    fn scalar(
+        &mut self,
+        text: Cow<'_, str>,
+        style: ScalarStyle,
+        anchor: usize,
+        tag: Option<&Tag>,
+        span: Span,
+    ) -> Result<Option<Done<T>>, YamlError> {
+        if anchor == 0
+            && let Some(Frame::Map {
+                key: pending @ None,
+                size,
+                end,
+                ..
+            }) = self.stack.last_mut()
+        {
+            check_key_tag(tag, span)?;
+            *size += NODE_COST + text.len();
+            *end = span.end;
+            *pending = Some((text.into_owned(), span));
+            return Ok(None);
+        }
+        let key = (anchor != 0).then(|| text.to_string());
+        let value = scalar(text, style, tag, span)?;
+        let size = NODE_COST
+            + match &value {
+                Value::String(s) => s.len(),
+                _ => 0,
+            };
+        Ok(Some(Done {
+            tree: T::scalar(value, span),
+            anchor,
+            size,
+            end: span.end,
+            key,
+        }))
+    }
+
+    /// A copy of the anchored tree, charged against the limit.
+    fn alias(&mut self, id: usize, span: Span) -> Result<Done<T>, YamlError> {
+        let Some(target) = self.anchors.get(&id) else {
+            return Err(YamlError::at(YamlErrorKind::UnknownAlias, span));
+        };
+        charge(&mut self.copied, target.size, self.limits, span)?;
+        let key = if self.stack.last().is_some_and(Frame::awaits_key) {
+            target.key.clone()
+        } else {
+            None
+        };
+        let mut tree = target.tree.clone();
+        tree.moved_to(span);
+        Ok(Done {
+            tree,
+            anchor: 0,
+            size: target.size,
+            end: span.end,
+            key,
+        })
+    }
+
+    /// Keeps a finished node's anchor and puts the node where it belongs: the root, the
+    /// next item of a sequence, or a mapping's pending key or its value.
+    fn add(&mut self, done: Done<T>, span: Span) -> Result<(), YamlError> {
+        let Done {
+            tree,
+            anchor,
+            size,
+            end,
+            key,
+        } = done;
         if anchor != 0 {
             // Keeping the anchored tree for later aliases is a copy too.
-            charge(&mut copied, size, limits, span)?;
-            anchors.insert(
+            charge(&mut self.copied, size, self.limits, span)?;
+            self.anchors.insert(
                 anchor,
                 Anchored {
                     tree: tree.clone(),
@@ -357,8 +426,8 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
                 },
             );
         }
-        match stack.last_mut() {
-            None => root = Some(tree),
+        match self.stack.last_mut() {
+            None => self.root = Some(tree),
             Some(Frame::Seq {
                 items,
                 size: total,
@@ -397,8 +466,8 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
                 }
             }
         }
+        Ok(())
     }
-    Ok(documents)
 }
 
 /// Counts a copy made for an anchor or an alias against [`Limits::max_copy`].
