@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use dappmesh_service::error::{ErrorResponse, panic_response};
+use dappmesh_service::error::{ErrorResponse, no_route, panic_response, wrong_method};
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 use url::Url;
@@ -155,20 +155,7 @@ async fn page_or_not_found(method: Method, uri: Uri, headers: HeaderMap) -> Resp
     {
         return response;
     }
-    ErrorResponse::new(
-        StatusCode::NOT_FOUND,
-        "no_route",
-        format!("no route for {method} {}", uri.path()),
-    )
-    .into_response()
-}
-
-async fn wrong_method(method: Method) -> ErrorResponse {
-    ErrorResponse::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("{method} is not allowed here"),
-    )
+    no_route(method, uri).await.into_response()
 }
 
 async fn security_headers(State(csp): State<HeaderValue>, req: Request, next: Next) -> Response {

@@ -251,6 +251,7 @@ async fn bad_requests_get_json_errors() {
         .await
         .unwrap();
     assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET,HEAD");
     let body: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
     assert_eq!(body["error"], "method_not_allowed");
     let (status, body) = get_json(&format!("{}/nope", dashboard.url)).await;

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -67,6 +67,24 @@ impl IntoResponse for ErrorResponse {
     }
 }
 
+/// A router's fallback for a path that no route serves.
+pub async fn no_route(method: Method, uri: Uri) -> ErrorResponse {
+    ErrorResponse::new(
+        StatusCode::NOT_FOUND,
+        "no_route",
+        format!("no route for {method} {}", uri.path()),
+    )
+}
+
+/// A router's fallback for a method a route does not take; axum adds the `Allow` header.
+pub async fn wrong_method(method: Method) -> ErrorResponse {
+    ErrorResponse::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed here (see the Allow header)"),
+    )
+}
+
 /// The response for a handler that panicked, for `CatchPanicLayer::custom`: the panic
 /// itself is printed by the panic hook, the client gets only [`ErrorResponse::internal`].
 pub fn panic_response(_: Box<dyn std::any::Any + Send>) -> Response {
@@ -105,6 +123,18 @@ mod tests {
         let r = ErrorResponse::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "x").into_response();
         assert_eq!(r.headers()[RETRY_AFTER], "1");
         assert!(r.headers().get(WWW_AUTHENTICATE).is_none());
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_and_methods_say_what_was_asked() {
+        let r = no_route(Method::PUT, Uri::from_static("/x/y?secret=1"))
+            .await
+            .into_response();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(body(r).await["message"], "no route for PUT /x/y");
+        let r = wrong_method(Method::PATCH).await.into_response();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(body(r).await["error"], "method_not_allowed");
     }
 
     #[tokio::test]

@@ -9,32 +9,16 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::handler::Handler;
 use axum::http::header::{ALLOW, CONTENT_TYPE};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter, on};
-use dappmesh_service::error::{ErrorResponse, panic_response};
+use dappmesh_service::error::{no_route, panic_response, wrong_method};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::{AppState, INDEX_HEADER, MAX_BODY_BYTES, routes};
 use crate::metrics::Metrics;
-
-async fn no_route(method: Method, uri: axum::http::Uri) -> ErrorResponse {
-    ErrorResponse::new(
-        StatusCode::NOT_FOUND,
-        "no_route",
-        format!("no route for {method} {}", uri.path()),
-    )
-}
-
-async fn wrong_method(method: Method) -> ErrorResponse {
-    ErrorResponse::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("{method} is not allowed here (see the Allow header)"),
-    )
-}
 
 /// The methods the API uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
