@@ -265,7 +265,23 @@ fn consumers(out: &mut String, products: &[Product], list: &[usize]) {
     }
 }
 
-#[allow(clippy::too_many_lines)]
+/// What every section of one product's file is written from.
+struct Spec<'a> {
+    products: &'a [Product],
+    p: &'a Product,
+    i: usize,
+    entity: &'static str,
+    extra: &'static str,
+    extra_type: &'static str,
+    domain: String,
+    name: &'a str,
+    version: String,
+    sql_minor: usize,
+    sql_patch: usize,
+    ports: Vec<String>,
+    port_refs: String,
+}
+
 fn product_yaml(products: &[Product], p: &Product) -> String {
     let i = p.index;
     let (entity, extra, extra_type) = ENTITIES[p.entity];
@@ -279,8 +295,40 @@ fn product_yaml(products: &[Product], p: &Product) -> String {
         .map(|u| format!("from-{}", products[u.provider].name))
         .collect();
     let port_refs: String = ports.iter().map(|n| format!(", port:{n}")).collect();
+    let s = Spec {
+        products,
+        p,
+        i,
+        entity,
+        extra,
+        extra_type,
+        domain,
+        name,
+        version,
+        sql_minor,
+        sql_patch,
+        ports,
+        port_refs,
+    };
     let mut out = String::with_capacity(6 * 1024);
-    let w = &mut out;
+    for section in [header, schemas, motion, inputs, outputs, operations] {
+        section(&mut out, &s);
+    }
+    out
+}
+
+/// The metadata: name, domain, version, owner, description and labels.
+fn header(w: &mut String, s: &Spec<'_>) {
+    let Spec {
+        products,
+        p,
+        i,
+        entity,
+        ref domain,
+        name,
+        ref version,
+        ..
+    } = *s;
 
     writeln!(
         w,
@@ -303,8 +351,19 @@ metadata:
         i % 3
     )
     .unwrap();
+}
 
-    // Schemas: raw → v1 → v2 (breaking, hence a major bump) → daily aggregate.
+/// Schemas: raw → v1 → v2 (breaking, hence a major bump) → daily aggregate.
+fn schemas(w: &mut String, s: &Spec<'_>) {
+    let Spec {
+        products,
+        p,
+        entity,
+        extra,
+        extra_type,
+        ref port_refs,
+        ..
+    } = *s;
     writeln!(
         w,
         "spec:
@@ -359,8 +418,16 @@ metadata:
           - {{ name: {extra}_total, logicalType: number }}"
     )
     .unwrap();
+}
 
-    // Flow, workflow, snapshot.
+/// Flow, workflow, snapshot.
+fn motion(w: &mut String, s: &Spec<'_>) {
+    let Spec {
+        i,
+        entity,
+        ref port_refs,
+        ..
+    } = *s;
     writeln!(
         w,
         "  dataInMotion:
@@ -382,8 +449,18 @@ metadata:
         (i + 3) % 24
     )
     .unwrap();
+}
 
-    // Input ports: one external connector, then the upstream products' output ports.
+/// Input ports: one external connector, then the upstream products' output ports.
+fn inputs(w: &mut String, s: &Spec<'_>) {
+    let Spec {
+        products,
+        p,
+        i,
+        entity,
+        ref ports,
+        ..
+    } = *s;
     writeln!(
         w,
         "  dataInUse:
@@ -396,7 +473,7 @@ metadata:
     )
     .unwrap();
     let mut rng = Rng::new(!(i as u64));
-    for (u, port) in p.upstream.iter().zip(&ports) {
+    for (u, port) in p.upstream.iter().zip(ports) {
         let provider = &products[u.provider];
         let provider_entity = ENTITIES[provider.entity].0;
         let (port_name, range) = match u.port {
@@ -418,8 +495,20 @@ metadata:
         )
         .unwrap();
     }
+}
 
-    // Output ports with contracts.
+/// Output ports with contracts.
+fn outputs(w: &mut String, s: &Spec<'_>) {
+    let Spec {
+        products,
+        p,
+        i,
+        entity,
+        extra,
+        sql_minor,
+        sql_patch,
+        ..
+    } = *s;
     writeln!(
         w,
         "    outputPorts:
@@ -460,8 +549,18 @@ metadata:
     )
     .unwrap();
     consumers(w, products, &p.daily_consumers);
+}
 
-    // Governance, processing, storage, widgets.
+/// Governance, processing, storage, widgets.
+fn operations(w: &mut String, s: &Spec<'_>) {
+    let Spec {
+        i,
+        entity,
+        ref domain,
+        name,
+        ref version,
+        ..
+    } = *s;
     writeln!(
         w,
         "  governance:
@@ -500,7 +599,6 @@ metadata:
         i % 10
     )
     .unwrap();
-    out
 }
 
 fn main() {
