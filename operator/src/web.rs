@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
+use dappmesh_service::error::{ErrorResponse, no_route, wrong_method};
 use dappmesh_service::prometheus;
 
 use crate::metrics::Metrics;
@@ -26,6 +27,8 @@ pub fn app(shared: Shared) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .with_state(shared)
 }
 
@@ -37,13 +40,35 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(shared): State<Shared>) -> (StatusCode, &'static str) {
+/// Not ready is the services' JSON error (`not_ready`, with `Retry-After`), as at the
+/// registry and the dashboard.
+async fn readyz(State(shared): State<Shared>) -> Result<&'static str, ErrorResponse> {
     if shared.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ok")
+        Ok("ok")
     } else {
-        (
+        Err(ErrorResponse::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: the API server has not listed DataProducts yet",
-        )
+            "not_ready",
+            "the API server has not listed DataProducts yet",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn readiness_follows_the_first_listing() {
+        let shared = Shared::default();
+        let r = readyz(State(shared.clone())).await.into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()["retry-after"], "1");
+        assert_eq!(r.headers()["content-type"], "application/json");
+        shared.ready.store(true, Ordering::Relaxed);
+        let r = readyz(State(shared)).await.into_response();
+        assert_eq!(r.status(), StatusCode::OK);
     }
 }
