@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use registry_api::widget::{Attributes, Element};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::model::{
@@ -66,45 +67,102 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// What the mesh's templates need beyond one product: the platform's images and version.
-pub fn mesh(mesh: &Mesh) -> Value {
-    let version = env!("CARGO_PKG_VERSION");
-    json!({
-        "name": mesh.metadata.name,
-        "urnPrefix": mesh.spec.urn_prefix,
-        "gitops": {
-            "repoURL": mesh.spec.gitops.repo_url,
-            "targetRevision": mesh.spec.gitops.target_revision,
-            "path": mesh.spec.gitops.path.as_deref().unwrap_or("."),
-            // Paths in Applications are relative to the repository root: "" or "<path>/".
-            "prefix": mesh.spec.gitops.path.as_deref().map_or_else(String::new, |p| format!("{p}/")),
-        },
-        "platform": {
-            "namespace": PLATFORM_NAMESPACE,
-            "version": version,
-            "registryUrl": REGISTRY_URL,
-            "images": {
-                "operator": format!("ghcr.io/dappmesh/operator:{version}"),
-                "registry": format!("ghcr.io/dappmesh/registry:{version}"),
-                "dashboard": format!("ghcr.io/dappmesh/dashboard:{version}"),
-            },
-        },
-    })
+/// What every template sees as `mesh`: the Mesh's names and GitOps repository, and the
+/// platform's namespace, version and images.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MeshContext<'a> {
+    name: &'a str,
+    urn_prefix: &'a str,
+    gitops: GitOpsContext<'a>,
+    platform: PlatformInstall,
 }
 
-pub fn environment(env: &Environment) -> Value {
-    let mut destination = serde_json::Map::new();
-    if let Some(server) = &env.destination.server {
-        destination.insert("server".into(), json!(server));
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GitOpsContext<'a> {
+    #[serde(rename = "repoURL")]
+    repo_url: &'a str,
+    target_revision: &'a str,
+    path: &'a str,
+    /// Paths in Applications are relative to the repository root: "" or "<path>/".
+    prefix: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PlatformInstall {
+    namespace: &'static str,
+    version: &'static str,
+    registry_url: &'static str,
+    images: PlatformImages,
+}
+
+#[derive(Serialize)]
+struct PlatformImages {
+    operator: String,
+    registry: String,
+    dashboard: String,
+}
+
+pub fn mesh(mesh: &Mesh) -> MeshContext<'_> {
+    let version = env!("CARGO_PKG_VERSION");
+    let gitops = &mesh.spec.gitops;
+    MeshContext {
+        name: &mesh.metadata.name,
+        urn_prefix: &mesh.spec.urn_prefix,
+        gitops: GitOpsContext {
+            repo_url: &gitops.repo_url,
+            target_revision: &gitops.target_revision,
+            path: gitops.path.as_deref().unwrap_or("."),
+            prefix: gitops
+                .path
+                .as_deref()
+                .map_or_else(String::new, |p| format!("{p}/")),
+        },
+        platform: PlatformInstall {
+            namespace: PLATFORM_NAMESPACE,
+            version,
+            registry_url: REGISTRY_URL,
+            images: PlatformImages {
+                operator: format!("ghcr.io/dappmesh/operator:{version}"),
+                registry: format!("ghcr.io/dappmesh/registry:{version}"),
+                dashboard: format!("ghcr.io/dappmesh/dashboard:{version}"),
+            },
+        },
     }
-    if let Some(name) = &env.destination.name {
-        destination.insert("name".into(), json!(name));
+}
+
+/// What environment-, domain- and product-scoped templates see as `env`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentContext<'a> {
+    name: &'a str,
+    destination: DestinationContext<'a>,
+    kubernetes_version: &'a str,
+}
+
+/// `{server}` or `{name}`: only the keys the Mesh sets.
+#[derive(Serialize)]
+struct DestinationContext<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+pub fn environment(env: &Environment) -> EnvironmentContext<'_> {
+    EnvironmentContext {
+        name: &env.name,
+        destination: DestinationContext {
+            server: env.destination.server.as_deref(),
+            name: env.destination.name.as_deref(),
+        },
+        kubernetes_version: env
+            .kubernetes_version
+            .as_deref()
+            .unwrap_or(DEFAULT_KUBERNETES_VERSION),
     }
-    json!({
-        "name": env.name,
-        "destination": destination,
-        "kubernetesVersion": env.kubernetes_version.as_deref().unwrap_or(DEFAULT_KUBERNETES_VERSION),
-    })
 }
 
 /// How a storage engine is reached: in the product's namespace (a StatefulSet the product

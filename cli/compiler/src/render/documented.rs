@@ -144,7 +144,7 @@ fn each_scope_sees_the_keys_its_row_lists() {
 fn the_context_tables_list_every_key() {
     let validated = examples();
     let doc = doc();
-    let mesh = context::mesh(&validated.mesh.spec);
+    let mesh = serde_json::to_value(context::mesh(&validated.mesh.spec)).unwrap();
     agree("mesh", &table(&doc, "`mesh` (every scope)"), &[&mesh]);
     let envs: Vec<Value> = validated
         .mesh
@@ -152,7 +152,7 @@ fn the_context_tables_list_every_key() {
         .spec
         .environments
         .iter()
-        .map(context::environment)
+        .map(|e| serde_json::to_value(context::environment(e)).unwrap())
         .collect();
     agree(
         "env",

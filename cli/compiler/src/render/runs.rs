@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::context::{EnvironmentContext as Env, MeshContext as Mesh};
 use super::templates::{Entry, Scope, Templates};
 use super::{context, crd, resource};
 use crate::model::Environment;
@@ -15,11 +16,11 @@ use crate::validate::Validated;
 
 /// What every scope is built from, made once per render.
 pub(super) struct Scopes<'a> {
-    pub mesh: Value,
+    pub mesh: Mesh<'a>,
     /// The environments rendered, by name, with their context.
-    pub envs: Vec<(&'a str, Value)>,
+    pub envs: Vec<(&'a str, Env<'a>)>,
     /// Every environment of the mesh, rendered or not.
-    all_envs: Vec<Value>,
+    all_envs: Vec<Env<'a>>,
     domains: Vec<DomainContext<'a>>,
     products: Vec<ProductSummary<'a>>,
     mesh_documents: String,
@@ -45,7 +46,7 @@ struct ProductSummary<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct PlatformContext<'a> {
-    mesh: &'a Value,
+    mesh: &'a Mesh<'a>,
     crd_schema: Value,
     /// The Mesh and Domain documents as YAML, for the operator's ConfigMap.
     mesh_documents: &'a str,
@@ -55,17 +56,17 @@ struct PlatformContext<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct MeshContext<'a> {
-    mesh: &'a Value,
-    environments: Vec<&'a Value>,
-    all_environments: &'a [Value],
+    mesh: &'a Mesh<'a>,
+    environments: Vec<&'a Env<'a>>,
+    all_environments: &'a [Env<'a>],
     domains: &'a [DomainContext<'a>],
 }
 
 /// What an `environment/` template sees, once per environment rendered.
 #[derive(Serialize)]
 struct EnvironmentContext<'a> {
-    mesh: &'a Value,
-    env: &'a Value,
+    mesh: &'a Mesh<'a>,
+    env: &'a Env<'a>,
     domains: &'a [DomainContext<'a>],
     products: &'a [ProductSummary<'a>],
 }
@@ -73,8 +74,8 @@ struct EnvironmentContext<'a> {
 /// What a `domain/` template sees, once per environment rendered and domain.
 #[derive(Serialize)]
 struct DomainRunContext<'a> {
-    mesh: &'a Value,
-    env: &'a Value,
+    mesh: &'a Mesh<'a>,
+    env: &'a Env<'a>,
     domain: &'a DomainContext<'a>,
 }
 
