@@ -1,6 +1,9 @@
 //! The DappMesh operator as a library: the DataProduct resource, the mesh it is rendered
 //! with, the children it owns, its status, and the controller that keeps them in step. The
 //! binary in `main.rs` only reads flags, starts telemetry and runs the controller.
+//!
+//! It renders with `dappmesh-compiler` and answers HTTP with `dappmesh-service`; it never
+//! depends on dappctl's binary or delivery crates, nor on the registry's.
 
 pub mod children;
 pub mod controller;

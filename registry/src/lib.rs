@@ -6,6 +6,9 @@
 //! [`registry_api`]); the single writer commits it to SQLite ([`state`], [`store`]), and
 //! only then is it visible to reads and watchers ([`http::watch`]). Nothing below [`http`]
 //! imports from it. [`app`] builds the HTTP service for `main` and for tests alike.
+//!
+//! It depends on `registry-api` (what it shares with its clients) and `dappmesh-service`
+//! (what it shares with the other services), never on a client of its own.
 
 pub mod auth;
 pub mod catalog;

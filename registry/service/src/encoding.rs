@@ -6,6 +6,7 @@
 //! otherwise the answer is no; a weight of 0 means "not acceptable". Names and parameter
 //! names are case-insensitive and whitespace around them is ignored.
 
+#[cfg(feature = "gzip")]
 use std::io::Write as _;
 
 use axum::http::HeaderMap;
@@ -48,8 +49,9 @@ fn weight<'a>(mut params: impl Iterator<Item = &'a str>) -> f32 {
         .unwrap_or(1.0)
 }
 
-/// How hard to compress: each service compresses a body once and serves it many times,
+/// How hard to compress (feature `gzip`): each service compresses a body once and serves it many times,
 /// but not equally often.
+#[cfg(feature = "gzip")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effort {
     /// For bodies rebuilt on every change (the registry's list): about 1 ms for a
@@ -59,7 +61,9 @@ pub enum Effort {
     Smallest,
 }
 
-/// The gzip stream of `body`.
+/// The gzip stream of `body` (feature `gzip`: the operator negotiates nothing it would
+/// compress, so it links no compressor).
+#[cfg(feature = "gzip")]
 pub fn gzip(body: &[u8], effort: Effort) -> Vec<u8> {
     let level = match effort {
         Effort::Fastest => flate2::Compression::fast(),
@@ -125,6 +129,7 @@ mod tests {
         assert!(!with(&[""]));
     }
 
+    #[cfg(feature = "gzip")]
     #[test]
     fn gzip_round_trips() {
         use std::io::Read as _;
