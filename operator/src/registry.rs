@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use registry_api::product::{Contract, InputPort, OutputPort, Product, ProductWidget};
+use serde_json::Value;
 
 use crate::resource::DataProduct;
 
@@ -44,12 +45,14 @@ impl Catalog {
     }
 
     /// Writes the product's entry; the error says why the registry did not take it.
-    pub async fn register(&self, id: &str, entry: &Value) -> Result<(), String> {
+    pub async fn register(&self, id: &str, entry: &Product) -> Result<(), String> {
+        // Plain structs of strings: serialising them cannot fail.
+        let body = serde_json::to_vec(entry).unwrap_or_default();
         let request = self
             .http
             .put(self.entry_url(id))
             .header("content-type", "application/json")
-            .body(entry.to_string());
+            .body(body);
         answer(self.authorized(request).send().await).await
     }
 
@@ -92,74 +95,79 @@ pub fn id(product: &DataProduct) -> String {
         })
 }
 
-/// The catalog entry of a product: what it is, who owns it, and where its output ports are.
-pub fn entry(product: &DataProduct, endpoints: &[Value]) -> Value {
+/// The catalog entry of a product: what it is, who owns it, and where its output ports are,
+/// in the wire type the registry reads ([`registry_api::product`]).
+pub fn entry(product: &DataProduct, endpoints: &[Value]) -> Product {
     let spec = product.spec.to_value();
-    let text = |key: &str| spec.get(key).and_then(Value::as_str).unwrap_or_default();
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let list = |pointer: &str| {
+        spec.pointer(pointer)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
     let name = product.metadata.name.clone().unwrap_or_default();
-    let ports: Vec<Value> = spec
-        .pointer("/dataInUse/outputPorts")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let output_ports = list("/dataInUse/outputPorts")
+        .iter()
         .map(|port| {
-            let port_name = port["name"].as_str().unwrap_or_default();
-            let endpoint = endpoints
-                .iter()
-                .find(|e| e["port"] == port_name)
-                .and_then(|e| e["url"].as_str())
-                .map(|url| format!("http://{url}"));
-            let mut out = json!({
-                "name": port_name,
-                "type": port["type"],
-                "version": port["version"],
-                "contract": {"id": format!("{name}-{port_name}"), "version": port["version"]},
-            });
-            if let Some(endpoint) = endpoint {
-                out["endpoint"] = json!(endpoint);
+            let port_name = text(&port["name"]);
+            let version = port["version"].as_str().map(str::to_owned);
+            OutputPort {
+                endpoint: endpoints
+                    .iter()
+                    .find(|e| e["port"] == port_name.as_str())
+                    .and_then(|e| e["url"].as_str())
+                    .map(|url| format!("http://{url}")),
+                contract: Some(Contract {
+                    id: format!("{name}-{port_name}"),
+                    version: version.clone(),
+                    url: None,
+                }),
+                kind: text(&port["type"]),
+                name: port_name,
+                version,
             }
-            out
         })
         .collect();
     // An input port read from another product names that product's output contract, as
     // the entries of output ports do theirs: the dashboard draws lineage by it.
-    let inputs: Vec<Value> = spec
-        .pointer("/dataInUse/inputPorts")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let input_ports = list("/dataInUse/inputPorts")
+        .iter()
         .map(|port| {
-            let mut out = json!({"name": port["name"]});
             let source = &port["product"];
-            if let (Some(product), Some(output)) =
-                (source["name"].as_str(), source["outputPort"].as_str())
-            {
-                out["contractId"] = json!(format!("{product}-{output}"));
+            InputPort {
+                name: text(&port["name"]),
+                version: None,
+                contract_id: source["name"]
+                    .as_str()
+                    .zip(source["outputPort"].as_str())
+                    .map(|(product, output)| format!("{product}-{output}")),
             }
-            out
         })
         .collect();
-    let widgets: Vec<Value> = spec
-        .get("widgets")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|w| json!({"name": w["name"], "tag": w["tag"]}))
+    let widgets = list("/widgets")
+        .iter()
+        .map(|w| ProductWidget {
+            name: text(&w["name"]),
+            tag: text(&w["tag"]),
+            ..ProductWidget::default()
+        })
         .collect();
-    let mut entry = json!({
-        "name": name,
-        "domain": text("domain"),
-        "owner": text("owner"),
-        "version": text("version"),
-        "status": spec.get("status").and_then(Value::as_str).unwrap_or("proposed"),
-        "inputPorts": inputs,
-        "outputPorts": ports,
-        "widgets": widgets,
-    });
-    if let Some(purpose) = spec.pointer("/description/purpose").and_then(Value::as_str) {
-        entry["description"] = json!(purpose);
+    Product {
+        name: Some(name),
+        domain: text(&spec["domain"]),
+        owner: text(&spec["owner"]),
+        version: text(&spec["version"]),
+        status: spec["status"].as_str().unwrap_or("proposed").to_owned(),
+        description: spec
+            .pointer("/description/purpose")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        input_ports,
+        output_ports,
+        widgets,
+        ..Product::default()
     }
-    entry
 }
 
 /// How long to wait before the next attempt after `attempts` failed ones.
@@ -172,6 +180,7 @@ pub fn backoff(attempts: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn input_ports_name_the_contract_of_the_output_port_they_read() {
@@ -185,7 +194,7 @@ mod tests {
         let mut product = DataProduct::default();
         product.metadata.name = Some("sales-orders".into());
         product.spec = spec.into();
-        let entry = entry(&product, &[]);
+        let entry = serde_json::to_value(entry(&product, &[])).unwrap();
         assert_eq!(
             entry["inputPorts"],
             json!([{"name": "orders", "contractId": "sales-orders-orders-sql"}, {"name": "pixel"}])

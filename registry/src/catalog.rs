@@ -5,11 +5,11 @@
 
 use std::collections::HashSet;
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use registry_api::product::Product;
 use registry_api::text::{IdKind, Invalid, check_id, check_text};
-use registry_api::widget::{Attributes, Element};
+use registry_api::widget::Element;
 
 use crate::input::{BodyError, check_url, parse_object};
 
@@ -19,74 +19,11 @@ pub const MAX_WIDGETS: usize = 32;
 pub const MAX_DESCRIPTION_CHARS: usize = 2048;
 pub const MAX_CONTRACT_ID_CHARS: usize = 256;
 
-/// The body of `PUT /api/v1/products/{id}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ProductSpec {
-    /// Optional, and when given it must equal the id in the path.
-    id: Option<String>,
-    name: Option<String>,
-    domain: String,
-    owner: String,
-    version: String,
-    status: String,
-    description: Option<String>,
-    #[serde(default)]
-    input_ports: Vec<InputPort>,
-    #[serde(default)]
-    output_ports: Vec<OutputPort>,
-    #[serde(default)]
-    widgets: Vec<ProductWidget>,
-}
-
 /// ODPS's lifecycle states.
 pub const STATUSES: [&str; 5] = ["proposed", "draft", "active", "deprecated", "retired"];
 
 /// The kinds of output port the Data Application Model knows.
 pub const PORT_TYPES: [&str; 5] = ["rest", "graphql", "grpc", "sql", "stream"];
-
-/// What a product reads, as ODPS writes it: the contract names the output port it reads
-/// (another product's), which is how lineage between products is drawn. A port fed by a
-/// connector has no contract.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct InputPort {
-    name: String,
-    version: Option<String>,
-    contract_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct OutputPort {
-    name: String,
-    #[serde(rename = "type")]
-    kind: String,
-    version: Option<String>,
-    endpoint: Option<String>,
-    contract: Option<Contract>,
-}
-
-/// An ODCS data contract, by id, with an optional version and where to read it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Contract {
-    id: String,
-    version: Option<String>,
-    url: Option<String>,
-}
-
-/// A web component the product offers the dashboard.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ProductWidget {
-    name: String,
-    tag: String,
-    #[serde(default)]
-    attributes: Attributes,
-    /// The registration (in `/api/v1/registry`) that serves the widget's bundle.
-    registration: Option<String>,
-}
 
 /// A checked product document, ready to store.
 #[derive(Debug, Clone)]
@@ -158,7 +95,7 @@ fn check_urn(id: &str, name: Option<&str>, major: u64) -> Result<(), Invalid> {
 /// Parses and checks a product document for the product `id` (already a valid id).
 #[allow(clippy::too_many_lines)]
 pub fn parse_product(id: &str, body: &[u8]) -> Result<NewProduct, BodyError> {
-    let (spec, raw) = parse_object::<ProductSpec>(body)?;
+    let (spec, raw) = parse_object::<Product>(body)?;
     if let Some(body_id) = &spec.id {
         check_id(IdKind::Product, body_id)?;
         if body_id != id {

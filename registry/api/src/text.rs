@@ -114,6 +114,11 @@ pub fn check_text(field: &str, text: &str, max_chars: usize) -> Result<(), Inval
 pub struct StringMap<const MAX: usize>(pub Vec<(String, String)>);
 
 impl<const MAX: usize> StringMap<MAX> {
+    /// Whether the map has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// A map of these pairs, in this order (unchecked: for building, not for parsing).
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
         StringMap(
