@@ -85,7 +85,7 @@ struct GitOpsContext<'a> {
     repo_url: &'a str,
     target_revision: &'a str,
     path: &'a str,
-    /// Paths in Applications are relative to the repository root: "" or "<path>/".
+    /// Paths in Applications are relative to the repository root: `""` or `"<path>/"`.
     prefix: String,
 }
 
