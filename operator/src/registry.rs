@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
+use dappmesh_compiler::render::resource_name;
 use registry_api::product::{Contract, InputPort, OutputPort, Product, ProductWidget};
+use registry_api::text::StringMap;
 use serde_json::Value;
 
 use crate::resource::DataProduct;
@@ -145,17 +147,14 @@ pub fn entry(product: &DataProduct, endpoints: &[Value]) -> Product {
             }
         })
         .collect();
+    let domain = text(&spec["domain"]);
     let widgets = list("/widgets")
         .iter()
-        .map(|w| ProductWidget {
-            name: text(&w["name"]),
-            tag: text(&w["tag"]),
-            ..ProductWidget::default()
-        })
+        .map(|w| widget(w, &domain, &name))
         .collect();
     Product {
         name: Some(name),
-        domain: text(&spec["domain"]),
+        domain,
         owner: text(&spec["owner"]),
         version: text(&spec["version"]),
         status: spec["status"].as_str().unwrap_or("proposed").to_owned(),
@@ -167,6 +166,31 @@ pub fn entry(product: &DataProduct, endpoints: &[Value]) -> Product {
         output_ports,
         widgets,
         ..Product::default()
+    }
+}
+
+/// A widget of the product: its element (the props as attributes, as `dappctl render`
+/// registers them) and the id of the registration its sidecar keeps alive, so the catalog
+/// links a product to the widgets the dashboard shows.
+fn widget(w: &Value, domain: &str, product: &str) -> ProductWidget {
+    let name = w["name"].as_str().unwrap_or_default();
+    let attributes = w["props"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(key, value)| {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (key.clone(), text)
+        })
+        .collect();
+    ProductWidget {
+        name: name.to_owned(),
+        tag: w["tag"].as_str().unwrap_or_default().to_owned(),
+        attributes: StringMap(attributes),
+        registration: Some(resource_name(&[domain, product, name])),
     }
 }
 
@@ -204,6 +228,28 @@ mod tests {
             entry["outputPorts"][0]["contract"]["id"],
             "sales-orders-forecast-api"
         );
+    }
+
+    #[test]
+    fn widgets_carry_their_props_and_registration_and_the_registry_takes_the_entry() {
+        let spec = json!({
+            "domain": "marketing", "owner": "team-marketing", "version": "1.2.0", "status": "active",
+            "widgets": [{"name": "histogram", "tag": "web-analytics-histogram",
+                         "props": {"minutes-per-bucket": 5, "title": "Page views"}, "image": "w:1"}],
+        });
+        let mut product = DataProduct::default();
+        product.metadata.name = Some("web-analytics".into());
+        product.spec = spec.into();
+        let entry = entry(&product, &[]);
+        assert_eq!(
+            serde_json::to_value(&entry.widgets).unwrap(),
+            json!([{"name": "histogram", "tag": "web-analytics-histogram",
+                    "attributes": {"minutes-per-bucket": "5", "title": "Page views"},
+                    "registration": "marketing-web-analytics-histogram"}])
+        );
+        let body = serde_json::to_vec(&entry).unwrap();
+        let parsed = registry::catalog::parse_product("marketing.web-analytics", &body);
+        assert!(parsed.is_ok(), "{parsed:?}");
     }
 
     #[test]
