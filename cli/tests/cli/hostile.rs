@@ -539,3 +539,38 @@ fn a_product_with_300000_unknown_keys_shows_the_first_hundred() {
         "299900 more schema errors in this document are not shown"
     );
 }
+
+/// A pull request can add `env.yaml → /proc/self/environ` (or a token file): validate must
+/// refuse the link by name and print nothing of what it points at, in every format. A link
+/// that stays inside the tree is read as before.
+#[test]
+fn a_symlink_out_of_the_tree_is_refused_and_never_read() {
+    let dir = example_mesh("symlink-out");
+    let secret = dir.path().join("secret.yaml");
+    std::fs::write(&secret, "token: hunter2-do-not-print\n").unwrap();
+    let link = dir.path().join("mesh/products/env.yaml");
+    std::os::unix::fs::symlink(&secret, &link).unwrap();
+    for format in ["human", "json", "sarif", "github"] {
+        let out = bounded(&["validate", "mesh", "--format", format], dir.path());
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(2), "{format}: {text}");
+        assert!(
+            !text.contains("hunter2"),
+            "{format} printed the target: {text}"
+        );
+        assert!(
+            text.contains("env.yaml") && text.contains("load::symlink"),
+            "{format}: {text}"
+        );
+    }
+    std::fs::remove_file(&link).unwrap();
+    let inner = dir.path().join("mesh/products/sales-orders.yaml");
+    std::fs::rename(&inner, dir.path().join("mesh/orders.real")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("mesh/orders.real"), &inner).unwrap();
+    let out = bounded(&["validate", "mesh"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}

@@ -36,6 +36,17 @@ pub enum LoadError {
         #[source]
         source: io::Error,
     },
+
+    /// Never read, never quoted: what a link points at can be anything the reader of the
+    /// output must not see (a CI runner's `/proc/self/environ`, a token file).
+    #[error("`{}` is a symbolic link that leads out of the paths given; it is not read", link.display())]
+    #[diagnostic(
+        code = "load::symlink",
+        help(
+            "keep spec files inside the tree, or name the file the link points at on the command line"
+        )
+    )]
+    Escape { link: PathBuf },
 }
 
 /// One YAML document as JSON, with the way back to its text.
@@ -116,7 +127,18 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
             source,
         })?;
         if meta.is_dir() {
-            walk(path, &mut found, &mut linked)?;
+            let root = fs::canonicalize(path).map_err(|source| LoadError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let inside = |target: &Path| {
+                target.starts_with(&root)
+                    || paths
+                        .iter()
+                        .filter_map(|p| fs::canonicalize(p).ok())
+                        .any(|p| target.starts_with(p))
+            };
+            walk(path, &inside, &mut found, &mut linked)?;
         } else {
             found.push(path.clone());
         }
@@ -132,7 +154,15 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 /// Finds the spec files below `dir`; `linked` is set when one of them is a symbolic link.
-fn walk(dir: &Path, found: &mut Vec<PathBuf>, linked: &mut bool) -> Result<(), LoadError> {
+/// A link must lead to a regular file `inside` the paths given (a pull request can add a
+/// link to anything on the machine that validates it); sockets, pipes and devices are
+/// skipped, so a read can neither hang nor leak.
+fn walk(
+    dir: &Path,
+    inside: &dyn Fn(&Path) -> bool,
+    found: &mut Vec<PathBuf>,
+    linked: &mut bool,
+) -> Result<(), LoadError> {
     let io = |source| LoadError::Io {
         path: dir.to_path_buf(),
         source,
@@ -155,10 +185,21 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>, linked: &mut bool) -> Result<(), L
             if path.join(OWNED).exists() {
                 continue;
             }
-            walk(&path, found, linked)?;
-        } else if is_yaml(&path) && (kind.is_file() || path.is_file()) {
-            *linked |= kind.is_symlink();
+            walk(&path, inside, found, linked)?;
+        } else if is_yaml(&path) && kind.is_file() {
             found.push(path);
+        } else if is_yaml(&path) && kind.is_symlink() {
+            // A dangling link, or one to a directory or a special file, is skipped as before.
+            let Ok(target) = fs::canonicalize(&path) else {
+                continue;
+            };
+            if !inside(&target) {
+                return Err(LoadError::Escape { link: path });
+            }
+            if target.is_file() {
+                *linked = true;
+                found.push(path);
+            }
         }
     }
     Ok(())
