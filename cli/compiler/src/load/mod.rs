@@ -121,24 +121,18 @@ pub struct Loaded<D = LoadedDocument> {
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut found = Vec::new();
     let mut linked = false;
+    // Where a link below a directory may lead: into any of the paths given.
+    let roots: Vec<PathBuf> = paths
+        .iter()
+        .filter_map(|p| fs::canonicalize(p).ok())
+        .collect();
     for path in paths {
         let meta = fs::metadata(path).map_err(|source| LoadError::Io {
             path: path.clone(),
             source,
         })?;
         if meta.is_dir() {
-            let root = fs::canonicalize(path).map_err(|source| LoadError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            let inside = |target: &Path| {
-                target.starts_with(&root)
-                    || paths
-                        .iter()
-                        .filter_map(|p| fs::canonicalize(p).ok())
-                        .any(|p| target.starts_with(p))
-            };
-            walk(path, &inside, &mut found, &mut linked)?;
+            walk(path, &roots, &mut found, &mut linked)?;
         } else {
             found.push(path.clone());
         }
@@ -154,12 +148,12 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 /// Finds the spec files below `dir`; `linked` is set when one of them is a symbolic link.
-/// A link must lead to a regular file `inside` the paths given (a pull request can add a
-/// link to anything on the machine that validates it); sockets, pipes and devices are
-/// skipped, so a read can neither hang nor leak.
+/// A link must lead to a regular file inside one of the `roots` (the paths given,
+/// resolved: a pull request can add a link to anything on the machine that validates it);
+/// sockets, pipes and devices are skipped, so a read can neither hang nor leak.
 fn walk(
     dir: &Path,
-    inside: &dyn Fn(&Path) -> bool,
+    roots: &[PathBuf],
     found: &mut Vec<PathBuf>,
     linked: &mut bool,
 ) -> Result<(), LoadError> {
@@ -185,7 +179,7 @@ fn walk(
             if path.join(OWNED).exists() {
                 continue;
             }
-            walk(&path, inside, found, linked)?;
+            walk(&path, roots, found, linked)?;
         } else if is_yaml(&path) && kind.is_file() {
             found.push(path);
         } else if is_yaml(&path) && kind.is_symlink() {
@@ -193,7 +187,7 @@ fn walk(
             let Ok(target) = fs::canonicalize(&path) else {
                 continue;
             };
-            if !inside(&target) {
+            if !roots.iter().any(|root| target.starts_with(root)) {
                 return Err(LoadError::Escape { link: path });
             }
             if target.is_file() {
