@@ -5,9 +5,11 @@
 
 use std::time::Duration;
 
+use dappmesh_compiler::model::Widget;
 use dappmesh_compiler::render::resource_name;
 use registry_api::product::{Contract, InputPort, OutputPort, Product, ProductWidget};
 use registry_api::text::StringMap;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::resource::DataProduct;
@@ -174,18 +176,16 @@ pub fn entry(product: &DataProduct, endpoints: &[Value]) -> Product {
 /// links a product to the widgets the dashboard shows.
 fn widget(w: &Value, domain: &str, product: &str) -> ProductWidget {
     let name = w["name"].as_str().unwrap_or_default();
-    let attributes = w["props"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(key, value)| {
-            let text = match value {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (key.clone(), text)
+    // The compiler's own reading of the props, so the catalog and the registration agree.
+    let attributes = Widget::deserialize(w)
+        .map(|typed| {
+            typed
+                .attributes()
+                .into_iter()
+                .map(|(key, text)| (key.to_owned(), text))
+                .collect()
         })
-        .collect();
+        .unwrap_or_default();
     ProductWidget {
         name: name.to_owned(),
         tag: w["tag"].as_str().unwrap_or_default().to_owned(),
