@@ -24,6 +24,8 @@ pub(super) struct Scopes<'a> {
     domains: Vec<DomainContext<'a>>,
     products: Vec<ProductSummary<'a>>,
     mesh_documents: String,
+    /// The DataProduct CRD's schema: built once, whatever the number of platform templates.
+    crd_schema: Value,
 }
 
 /// A domain as `mesh/`, `environment/` and `domain/` templates see it.
@@ -47,7 +49,7 @@ struct ProductSummary<'a> {
 #[serde(rename_all = "camelCase")]
 struct PlatformContext<'a> {
     mesh: &'a Mesh<'a>,
-    crd_schema: Value,
+    crd_schema: &'a Value,
     /// The Mesh and Domain documents as YAML, for the operator's ConfigMap.
     mesh_documents: &'a str,
 }
@@ -121,6 +123,7 @@ impl<'a> Scopes<'a> {
                 })
                 .collect(),
             mesh_documents: resource::mesh_documents(validated),
+            crd_schema: crd::dataproduct_schema(),
         }
     }
 }
@@ -146,7 +149,7 @@ pub(super) fn runs<'t>(templates: &'t Templates, scopes: &Scopes<'_>) -> Vec<Run
                 Path::new("platform").to_path_buf(),
                 value(PlatformContext {
                     mesh,
-                    crd_schema: crd::dataproduct_schema(),
+                    crd_schema: &scopes.crd_schema,
                     mesh_documents: &scopes.mesh_documents,
                 }),
             )),
