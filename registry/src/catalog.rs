@@ -11,7 +11,7 @@ use registry_api::product::Product;
 use registry_api::text::{IdKind, Invalid, check_id, check_text};
 use registry_api::widget::Element;
 
-use crate::input::{BodyError, check_url, parse_object};
+use crate::input::{BodyError, check_remote_url, parse_object};
 
 pub const MAX_INPUT_PORTS: usize = 64;
 pub const MAX_OUTPUT_PORTS: usize = 64;
@@ -160,7 +160,7 @@ pub fn parse_product(id: &str, body: &[u8]) -> Result<NewProduct, BodyError> {
             check_semver(&at("version"), v)?;
         }
         if let Some(e) = &port.endpoint {
-            check_url(&at("endpoint"), e)?;
+            check_remote_url(&at("endpoint"), e)?;
         }
         if let Some(c) = &port.contract {
             if c.id.is_empty() {
@@ -171,7 +171,7 @@ pub fn parse_product(id: &str, body: &[u8]) -> Result<NewProduct, BodyError> {
                 check_semver(&at("contract.version"), v)?;
             }
             if let Some(u) = &c.url {
-                check_url(&at("contract.url"), u)?;
+                check_remote_url(&at("contract.url"), u)?;
             }
         }
     }
@@ -281,6 +281,16 @@ mod tests {
         assert_eq!(
             field(URN, |v| v["outputPorts"][0]["contract"]["url"] =
                 "http://u:p@x/".into()),
+            "outputPorts[0].contract.url"
+        );
+        assert_eq!(
+            field(URN, |v| v["outputPorts"][0]["endpoint"] =
+                "http://localhost./orders".into()),
+            "outputPorts[0].endpoint"
+        );
+        assert_eq!(
+            field(URN, |v| v["outputPorts"][0]["contract"]["url"] =
+                "http://metadata.google.internal/x".into()),
             "outputPorts[0].contract.url"
         );
         assert_eq!(

@@ -1,11 +1,14 @@
 //! What the registry's server accepts beyond the shared rules of [`registry_api::text`]:
 //! URLs held to absolute http(s) without credentials, in the spelling a browser would read
-//! the same way, and request bodies parsed strictly (objects only, no duplicate keys).
+//! the same way, never naming this machine or a metadata service, and request bodies parsed
+//! strictly (objects only, no duplicate keys).
 
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
+use registry_api::address::{check_url_host, refusal_error, refused_host, refused_ip};
 use registry_api::text::Invalid;
+use url::Host;
 
 /// Longest URL, in bytes.
 pub const MAX_URL_LEN: usize = 2048;
@@ -15,6 +18,10 @@ pub const MAX_URL_LEN: usize = 2048;
 /// so that what is stored is exactly what a browser requests) and no backslash (which
 /// browsers read as a slash, so it could hide where the authority ends).
 pub fn check_url(field: &str, text: &str) -> Result<(), Invalid> {
+    parse_url(field, text).map(drop)
+}
+
+fn parse_url(field: &str, text: &str) -> Result<url::Url, Invalid> {
     let invalid = |reason: &str| Err(Invalid::new(field, reason));
     if text.len() > MAX_URL_LEN {
         return invalid("must be at most 2048 characters");
@@ -45,7 +52,27 @@ pub fn check_url(field: &str, text: &str) -> Result<(), Invalid> {
     if url.host_str().is_none_or(str::is_empty) {
         return invalid("must name a host");
     }
-    Ok(())
+    Ok(url)
+}
+
+/// Checks a URL that a widget or product registers for others to fetch (a bundle, a
+/// stylesheet, an endpoint, a contract): [`check_url`], and its host is not a loopback,
+/// link-local, unspecified or metadata address or name ([`registry_api::address`]). The
+/// host is judged both as written (what `dappctl validate` sees) and as the WHATWG parser
+/// reads it (what the dashboard connects to). A CORS origin, which only names the
+/// browser's page, is held to [`check_url`] alone: a dashboard on localhost is fine.
+pub fn check_remote_url(field: &str, text: &str) -> Result<(), Invalid> {
+    let url = parse_url(field, text)?;
+    let refusal = match url.host() {
+        Some(Host::Domain(name)) => refused_host(name),
+        Some(Host::Ipv4(ip)) => refused_ip(ip.into()),
+        Some(Host::Ipv6(ip)) => refused_ip(ip.into()),
+        None => None,
+    };
+    if let Some(refusal) = refusal {
+        return Err(refusal_error(field, refusal));
+    }
+    check_url_host(field, text)
 }
 
 /// Why a request body was refused.
@@ -179,6 +206,61 @@ mod tests {
             &format!("http://e.com/{}", "a".repeat(2048)),
         ] {
             assert!(check_url("u", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// The shared list, through the url crate's parsing of each spelling: what the
+    /// dashboard would connect to is refused, and for the same reason `dappctl validate`
+    /// gives from the text alone.
+    #[test]
+    fn urls_naming_this_machine_or_a_metadata_service_are_refused() {
+        let cases: serde_json::Value =
+            serde_json::from_str(include_str!("../api/fixtures/hosts.json")).unwrap();
+        let urls = |v: &serde_json::Value| {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u.as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        for (group, list) in cases["refused"].as_object().unwrap() {
+            for url in urls(list) {
+                assert_eq!(check_url("webComponent.jsUrl", &url), Ok(()), "{url}");
+                let e = check_remote_url("webComponent.jsUrl", &url).unwrap_err();
+                assert_eq!(e.field, "webComponent.jsUrl", "{url}");
+                assert_eq!(
+                    Err(e),
+                    check_url_host("webComponent.jsUrl", &url),
+                    "{group}: {url}"
+                );
+            }
+        }
+        for url in urls(&cases["accepted"]) {
+            assert_eq!(
+                check_remote_url("webComponent.jsUrl", &url),
+                Ok(()),
+                "{url}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// registry-api's reading of IPv4 numbers is the url crate's (the WHATWG one).
+        #[test]
+        fn ipv4_spellings_are_read_as_the_url_crate_reads_them(
+            host in "((0[xX][0-9a-fA-F]{0,9}|0[0-7]{0,12}|[0-9]{1,11})\\.){0,4}(0[xX][0-9a-fA-F]{0,9}|0[0-7]{0,12}|[0-9]{1,11})\\.?"
+        ) {
+            let parsed = url::Url::parse(&format!("http://{host}/")).ok();
+            let by_url = parsed.as_ref().and_then(|u| match u.host() {
+                Some(Host::Ipv4(ip)) => Some(ip),
+                _ => None,
+            });
+            let ours = registry_api::address::parse_ipv4(&host);
+            if parsed.is_some() {
+                proptest::prop_assert_eq!(ours, by_url, "{}", host);
+            } else {
+                proptest::prop_assert_eq!(ours, None, "{}", host);
+            }
         }
     }
 }

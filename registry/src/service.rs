@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use registry_api::text::{Invalid, StringMap, check_text};
 use registry_api::widget::{Element, parse_markup};
 
-use crate::input::{BodyError, check_url, parse_object};
+use crate::input::{BodyError, check_remote_url, parse_object};
 use crate::ttl::TtlPolicy;
 
 pub const MAX_LABEL_CHARS: usize = 256;
@@ -76,9 +76,9 @@ pub fn parse_registration(body: &[u8], policy: &TtlPolicy) -> Result<NewRegistra
 }
 
 fn check_web_component(wc: WebComponentSpec) -> Result<Element, Invalid> {
-    check_url("webComponent.jsUrl", &wc.js_url)?;
+    check_remote_url("webComponent.jsUrl", &wc.js_url)?;
     if let Some(css) = &wc.css_url {
-        check_url("webComponent.cssUrl", css)?;
+        check_remote_url("webComponent.cssUrl", css)?;
     }
     match (wc.component_id, wc.element) {
         (Some(markup), None) => {
@@ -172,6 +172,14 @@ mod tests {
             ),
             (
                 r#"{"webComponent":{"jsUrl":"http://a/b.js","cssUrl":"data:text/css,x","componentId":"<w-x></w-x>"}}"#,
+                "webComponent.cssUrl",
+            ),
+            (
+                r#"{"webComponent":{"jsUrl":"http://0177.0.0.1:8080/b.js","componentId":"<w-x></w-x>"}}"#,
+                "webComponent.jsUrl",
+            ),
+            (
+                r#"{"webComponent":{"jsUrl":"http://a/b.js","cssUrl":"http://[::ffff:169.254.169.254]/b.css","componentId":"<w-x></w-x>"}}"#,
                 "webComponent.cssUrl",
             ),
             (
