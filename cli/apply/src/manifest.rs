@@ -122,7 +122,7 @@ impl Set {
 /// Why rendered files cannot be applied.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ManifestError {
-    #[error("cannot read `{}`", path.display())]
+    #[error("cannot read `{}`", dappmesh_compiler::source::shown(path))]
     #[diagnostic(code = "apply::read")]
     Read {
         path: PathBuf,
@@ -364,13 +364,19 @@ pub fn objects(path: &str, text: &[u8], root: &Path) -> Result<Vec<Object>, Mani
         ManifestError::Invalid(Box::new(InvalidFile {
             message,
             help: help.to_owned(),
-            source_code: NamedSource::new(shown.display().to_string(), source.text().clone()),
+            source_code: NamedSource::new(
+                dappmesh_compiler::source::shown(&shown),
+                source.text().clone(),
+            ),
             at,
         }))
     };
     let documents: Vec<Value> = yaml::parse(&source, Limits::default()).map_err(|e| {
         invalid(
-            format!("`{}` is not valid YAML", shown.display()),
+            format!(
+                "`{}` is not valid YAML",
+                dappmesh_compiler::source::shown(&shown)
+            ),
             "apply reads what `dappctl render` wrote; render again, or fix the file by hand",
             (e.span.start, e.span.len()).into(),
         )
@@ -387,7 +393,7 @@ pub fn objects(path: &str, text: &[u8], root: &Path) -> Result<Vec<Object>, Mani
                 return Err(invalid(
                     format!(
                         "`{}` holds a document that is not a Kubernetes object",
-                        shown.display()
+                        dappmesh_compiler::source::shown(&shown)
                     ),
                     "every document needs apiVersion, kind and metadata.name",
                     whole,

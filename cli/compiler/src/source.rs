@@ -1,5 +1,6 @@
 //! Source files as loaded from disk, and the byte spans that diagnostics point at.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -104,6 +105,59 @@ impl SourceFile {
     }
 }
 
+/// A path as every output for people shows it: as the user wrote it (with `/` separators
+/// and no leading `./`) when it is plain text, otherwise quoted as git quotes such names,
+/// with its control and invisible characters escaped. File names come from pull requests:
+/// a newline in one would start a GitHub workflow command, an escape sequence would rewrite
+/// the terminal, a bidi override would reorder what a reviewer reads.
+pub fn shown(path: &Path) -> String {
+    let lossy = path.to_string_lossy();
+    let text = lossy.strip_prefix("./").unwrap_or(&lossy);
+    if !text.chars().any(hidden) {
+        return text.replace('\\', "/");
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c => escape_into(&mut out, c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Text for a terminal or an annotation (a message quoting a key or value from a file):
+/// control and invisible characters escaped as `\n`, `\u{1b}`, the rest unchanged. A line
+/// break too: in a CI log, a line of a message that starts with `::` is a workflow command.
+pub fn visible(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(hidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        escape_into(&mut out, c);
+    }
+    Cow::Owned(out)
+}
+
+/// Whether a character must not reach a reader as itself.
+pub fn hidden(c: char) -> bool {
+    c.is_control() || registry_api::text::is_deceptive(c)
+}
+
+fn escape_into(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        c if hidden(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        c => out.push(c),
+    }
+}
+
 fn newlines(text: &str) -> impl Iterator<Item = usize> + '_ {
     text.bytes()
         .enumerate()
@@ -120,6 +174,30 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_with_control_or_invisible_characters_are_quoted_and_escaped() {
+        let shown = |p: &str| shown(Path::new(p));
+        assert_eq!(shown("./products/a b.yaml"), "products/a b.yaml");
+        assert_eq!(shown(r"dir\x.yaml"), "dir/x.yaml");
+        assert_eq!(
+            shown("p/x\n::warning file=a::pwned.yaml"),
+            r#""p/x\n::warning file=a::pwned.yaml""#
+        );
+        assert_eq!(shown("e\u{1b}[31mred.yaml"), r#""e\u{1b}[31mred.yaml""#);
+        assert_eq!(shown("a\u{202e}lmay.exe"), r#""a\u{202e}lmay.exe""#);
+        // Once quoted, a backslash or quote of the name itself is escaped too, so the
+        // quoted form reads back to exactly one name.
+        assert_eq!(shown("q\"\\\t.yaml"), r#""q\"\\\t.yaml""#);
+    }
+
+    #[test]
+    fn messages_lose_their_line_breaks_and_escapes() {
+        assert_eq!(visible("plain text"), "plain text");
+        assert_eq!(visible("x\n::warning ::y"), r"x\n::warning ::y");
+        assert_eq!(visible("key `\u{1b}]0;x\u{7}`"), r"key `\u{1b}]0;x\u{7}`");
+        assert_eq!(visible("tab\there\r"), r"tab\there\r");
+    }
 
     #[test]
     fn line_col_counts_characters_not_bytes() {

@@ -574,3 +574,83 @@ fn a_symlink_out_of_the_tree_is_refused_and_never_read() {
     let out = bounded(&["validate", "mesh"], dir.path());
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
+
+/// File names come from the pull request too: a newline in one must not start a workflow
+/// command in a CI log, an escape sequence must not reach the terminal, and each format
+/// must still name the file unambiguously.
+#[test]
+fn file_names_are_escaped_in_every_format() {
+    let dir = example_mesh("file-names");
+    let broken = "kind: DataProduct\nbad: [\n";
+    let injected = "mesh/products/x\n::warning file=a::pwned.yaml";
+    let colored = "mesh/products/e\u{1b}[31mred.yaml";
+    let reordered = "mesh/products/a\u{202e}lmay.yaml";
+    for name in [injected, colored, reordered] {
+        dir.write(name, broken);
+    }
+    for format in ["human", "github", "sarif", "json"] {
+        let out = bounded(&["validate", "mesh", "--format", format], dir.path());
+        let stdout = ran_cleanly(&out, &format!("validate --format {format}"), 1);
+        let everything = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        // JSON carries names exactly (its escaping covers control characters, and its
+        // readers are programs); every other format shows neither character raw.
+        let raw: &[char] = if format == "json" {
+            &['\u{1b}']
+        } else {
+            &['\u{1b}', '\u{202e}']
+        };
+        for &c in raw {
+            assert!(
+                !everything.contains(c),
+                "{format} printed U+{:04X} raw:\n{everything}",
+                c as u32
+            );
+        }
+        // Every line that starts a workflow command is one dappctl meant to write.
+        for line in everything.lines().filter(|l| l.starts_with("::")) {
+            assert!(
+                format == "github" && line.starts_with("::error file="),
+                "{format} let a file name start a workflow command: {line}"
+            );
+        }
+        match format {
+            "human" | "github" => {
+                assert!(
+                    stdout.contains(r#"x\n"#) && stdout.contains(r"e\u{1b}[31mred.yaml"),
+                    "{format} does not name the files with their escapes:\n{stdout}"
+                );
+            }
+            "sarif" => {
+                let uris: Vec<String> = serde_json::from_str::<Value>(&stdout).unwrap()["runs"][0]
+                    ["results"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned()
+                    })
+                    .collect();
+                assert!(
+                    uris.iter()
+                        .any(|u| u.ends_with("x%0A::warning%20file=a::pwned.yaml"))
+                        && uris.iter().any(|u| u.ends_with("e%1B%5B31mred.yaml")),
+                    "SARIF URIs are not percent-encoded: {uris:?}"
+                );
+            }
+            _ => {
+                // JSON is for programs: its own escaping carries the exact name.
+                let report: Value = serde_json::from_str(&stdout).unwrap();
+                let files: Vec<&str> = report["files"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                assert!(files.contains(&injected), "{files:?}");
+            }
+        }
+    }
+}

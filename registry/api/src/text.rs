@@ -78,7 +78,7 @@ pub fn check_id(kind: IdKind, id: &str) -> Result<(), Invalid> {
 /// embeddings, overrides, isolates and marks (the "Trojan Source" characters), zero-width
 /// characters, line and paragraph separators, the BOM, invisible tag characters (used to
 /// smuggle text past a reader), Hangul fillers (blank-looking names) and noncharacters.
-fn is_deceptive(c: char) -> bool {
+pub fn is_deceptive(c: char) -> bool {
     matches!(c,
         '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
         | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}'

@@ -29,7 +29,7 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LoadError {
-    #[error("cannot read `{path}`")]
+    #[error("cannot read `{}`", crate::source::shown(path))]
     #[diagnostic(code = "io::read")]
     Io {
         path: PathBuf,
@@ -39,7 +39,10 @@ pub enum LoadError {
 
     /// Never read, never quoted: what a link points at can be anything the reader of the
     /// output must not see (a CI runner's `/proc/self/environ`, a token file).
-    #[error("`{}` is a symbolic link that leads out of the paths given; it is not read", link.display())]
+    #[error(
+        "`{}` is a symbolic link that leads out of the paths given; it is not read",
+        crate::source::shown(link)
+    )]
     #[diagnostic(
         code = "load::symlink",
         help(

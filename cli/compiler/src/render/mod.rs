@@ -89,7 +89,7 @@ pub enum RenderError {
     #[diagnostic(code = "render::unknown-product")]
     UnknownProduct { name: String },
 
-    #[error("cannot read templates at {}", path.display())]
+    #[error("cannot read templates at {}", crate::source::shown(path))]
     #[diagnostic(code = "render::templates")]
     Templates {
         path: PathBuf,

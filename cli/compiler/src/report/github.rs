@@ -1,8 +1,9 @@
 //! The github format: workflow commands that GitHub Actions turns into annotations on the
 //! pull request's diff (docs.github.com, "Workflow commands for GitHub Actions").
 
-use super::{Place, full_message, summary};
+use super::{Place, summary, visible_message};
 use crate::diagnostic::Severity;
+use crate::source::shown;
 use crate::validate::Report;
 
 pub(super) fn render(report: &Report, strict: bool) -> String {
@@ -15,7 +16,7 @@ pub(super) fn render(report: &Report, strict: bool) -> String {
         let mut properties = vec![format!("title={}", property(d.code))];
         if let Some(location) = d.location {
             let place = Place::of(report, location);
-            properties.insert(0, format!("file={}", property(&place.path)));
+            properties.insert(0, format!("file={}", property(&shown(place.file.path()))));
             properties.insert(1, format!("line={}", place.start.line));
             properties.insert(2, format!("col={}", place.start.column));
             properties.insert(3, format!("endLine={}", place.end.line));
@@ -24,7 +25,7 @@ pub(super) fn render(report: &Report, strict: bool) -> String {
         out.push_str(&format!(
             "::{command} {}::{}\n",
             properties.join(","),
-            data(&full_message(d))
+            data(&visible_message(d))
         ));
     }
     out.push_str(&summary(report, strict));

@@ -2,12 +2,13 @@
 //! exact node, related places (the first duplicate, the other end of a reference) and help.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
 
-use super::{display_path, summary};
+use super::summary;
 use crate::diagnostic::{Diagnostic, Location, Severity};
+use crate::source::{hidden, shown as shown_path, visible};
 use crate::validate::Report;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,11 +27,15 @@ pub(super) fn render(report: &Report, options: HumanOptions, strict: bool) -> St
         .with_width(options.width)
         .with_links(false);
     let mut out = String::new();
+    let texts = Texts {
+        report,
+        printable: (0..report.files.len()).map(|_| OnceLock::new()).collect(),
+    };
     for diagnostic in &report.diagnostics {
-        let shown = Shown::new(report, diagnostic);
+        let shown = Shown::new(&texts, diagnostic);
         if handler.render_report(&mut out, &shown).is_err() {
             // Rendering only fails on a formatter error; fall back to the plain message.
-            out.push_str(&diagnostic.message);
+            out.push_str(&visible(&diagnostic.message));
             out.push('\n');
         }
         out.push('\n');
@@ -52,24 +57,25 @@ struct Shown {
 }
 
 impl Shown {
-    fn new(report: &Report, d: &Diagnostic) -> Self {
+    fn new(texts: &Texts<'_>, d: &Diagnostic) -> Self {
+        let report = texts.report;
         let mut shown = Shown {
-            message: d.message.clone(),
+            message: visible(&d.message).into_owned(),
             code: d.code,
             severity: match d.severity {
                 Severity::Error => miette::Severity::Error,
                 Severity::Warning => miette::Severity::Warning,
             },
-            help: d.help.clone(),
+            help: d.help.as_deref().map(|h| visible(h).into_owned()),
             source: None,
             labels: Vec::new(),
             related: Vec::new(),
         };
         match d.location {
             Some(location) if snippet_fits(report, location) => {
-                shown.source = Some(source(report, location));
+                shown.source = Some(texts.source(location));
                 shown.labels.push(LabeledSpan::new_primary_with_span(
-                    d.label.clone(),
+                    d.label.as_deref().map(|l| visible(l).into_owned()),
                     span(location),
                 ));
             }
@@ -78,8 +84,8 @@ impl Shown {
                 let at = file.line_col(location.span.start);
                 shown.message = format!(
                     "{} (at {}:{}:{}; the line is too long to show)",
-                    d.message,
-                    display_path(file.path()),
+                    shown.message,
+                    shown_path(file.path()),
                     at.line,
                     at.column
                 );
@@ -94,16 +100,16 @@ impl Shown {
         {
             if Some(related.location.file) == d.location.map(|l| l.file) {
                 shown.labels.push(LabeledSpan::new_with_span(
-                    Some(related.label.clone()),
+                    Some(visible(&related.label).into_owned()),
                     span(related.location),
                 ));
             } else {
                 shown.related.push(Shown {
-                    message: related.label.clone(),
+                    message: visible(&related.label).into_owned(),
                     code: d.code,
                     severity: miette::Severity::Advice,
                     help: None,
-                    source: Some(source(report, related.location)),
+                    source: Some(texts.source(related.location)),
                     labels: vec![LabeledSpan::new_primary_with_span(
                         None,
                         span(related.location),
@@ -126,9 +132,37 @@ fn snippet_fits(report: &Report, location: Location) -> bool {
         <= MAX_SNIPPET_LINE
 }
 
-fn source(report: &Report, location: Location) -> NamedSource<Text> {
-    let file = &report.files[location.file];
-    NamedSource::new(display_path(file.path()), Text(Arc::clone(file.text())))
+/// The report's files as miette shows them, each made printable once, when first shown.
+struct Texts<'a> {
+    report: &'a Report,
+    printable: Vec<OnceLock<Arc<str>>>,
+}
+
+impl Texts<'_> {
+    fn source(&self, location: Location) -> NamedSource<Text> {
+        let file = &self.report.files[location.file];
+        let text = self.printable[location.file].get_or_init(|| printable(file.text()));
+        NamedSource::new(shown_path(file.path()), Text(Arc::clone(text)))
+    }
+}
+
+/// The text with every control or invisible character but line breaks and tabs replaced by
+/// `?`s of the same byte length, so that spans still point where they did: a snippet must
+/// not carry a file's escape sequences to the terminal.
+fn printable(text: &Arc<str>) -> Arc<str> {
+    let unsafe_char = |c: char| hidden(c) && !matches!(c, '\n' | '\t' | '\r');
+    if !text.chars().any(unsafe_char) {
+        return Arc::clone(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(std::iter::repeat_n('?', c.len_utf8()));
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 /// A file's text for miette, reporting columns in characters as every other format does

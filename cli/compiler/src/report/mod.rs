@@ -34,6 +34,7 @@ pub fn render(report: &Report, format: Format, strict: bool) -> String {
 
 /// A location resolved to the path and one-based line and column range that formats print.
 struct Place<'a> {
+    /// The path as JSON carries it (JSON's escaping is lossless; readers are programs).
     path: String,
     file: &'a SourceFile,
     offset: usize,
@@ -51,6 +52,20 @@ impl<'a> Place<'a> {
             start: file.line_col(location.span.start),
             end: file.line_col(location.span.end),
         }
+    }
+
+    /// The path as a URI reference (SARIF's `artifactLocation.uri`): every byte outside
+    /// RFC 3986's unreserved and path characters percent-encoded, a newline included.
+    fn uri(&self) -> String {
+        let mut out = String::with_capacity(self.path.len());
+        for b in self.path.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) {
+                out.push(char::from(b));
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        out
     }
 
     fn snippet(&self) -> &'a str {
@@ -97,5 +112,15 @@ fn full_message(d: &Diagnostic) -> String {
     match &d.help {
         Some(help) => format!("{}\nhelp: {help}", d.message),
         None => d.message.clone(),
+    }
+}
+
+/// [`full_message`] for a reader of a log or an annotation: the message and the help each
+/// made [`visible`](crate::source::visible), joined by the one line break that is ours.
+fn visible_message(d: &Diagnostic) -> String {
+    let message = crate::source::visible(&d.message);
+    match &d.help {
+        Some(help) => format!("{message}\nhelp: {}", crate::source::visible(help)),
+        None => message.into_owned(),
     }
 }

@@ -77,7 +77,7 @@ pub(super) fn render(report: &Report) -> String {
 fn physical(place: &Place<'_>, label: Option<&str>) -> Value {
     let mut location = json!({
         "physicalLocation": {
-            "artifactLocation": { "uri": place.path },
+            "artifactLocation": { "uri": place.uri() },
             "region": {
                 "startLine": place.start.line,
                 "startColumn": place.start.column,
