@@ -654,3 +654,37 @@ fn file_names_are_escaped_in_every_format() {
         }
     }
 }
+
+/// A device named on the command line is refused before it is opened: a terminal would
+/// block the read forever. A pipe is what process substitution gives, and is read.
+#[test]
+fn devices_named_on_the_command_line_are_refused_and_pipes_read() {
+    let dir = example_mesh("special-files");
+    for device in ["/dev/tty", "/dev/zero", "/dev/null"] {
+        if !Path::new(device).exists() {
+            continue;
+        }
+        let out = bounded(&["validate", "mesh", device], dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{device}: {stderr}");
+        assert!(
+            stderr.contains("load::special-file") && stderr.contains("character device"),
+            "{device}: {stderr}"
+        );
+    }
+    std::fs::rename(
+        dir.path().join("mesh/products/sales-orders.yaml"),
+        dir.path().join("orders.txt"),
+    )
+    .unwrap();
+    let program = dappctl().get_program().to_owned();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(r#""$0" validate mesh <(cat orders.txt)"#)
+        .arg(program)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("bash runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}

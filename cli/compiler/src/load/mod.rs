@@ -50,6 +50,15 @@ pub enum LoadError {
         )
     )]
     Escape { link: PathBuf },
+
+    /// A device or socket named on the command line: reading one can block forever (a
+    /// terminal) or never end (`/dev/zero` would only stop at the size limit).
+    #[error("`{}` is a {kind}, not a spec file", crate::source::shown(path))]
+    #[diagnostic(
+        code = "load::special-file",
+        help("name files or directories; a pipe works too, e.g. `dappctl validate <(generate)`")
+    )]
+    Special { path: PathBuf, kind: &'static str },
 }
 
 /// One YAML document as JSON, with the way back to its text.
@@ -136,6 +145,11 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
         })?;
         if meta.is_dir() {
             walk(path, &roots, &mut found, &mut linked)?;
+        } else if let Some(kind) = special(&meta.file_type()) {
+            return Err(LoadError::Special {
+                path: path.clone(),
+                kind,
+            });
         } else {
             found.push(path.clone());
         }
@@ -200,6 +214,26 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// What a file that is neither regular, a directory nor a pipe is, for the error.
+#[cfg(unix)]
+fn special(kind: &fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_char_device() {
+        Some("character device")
+    } else if kind.is_block_device() {
+        Some("block device")
+    } else if kind.is_socket() {
+        Some("socket")
+    } else {
+        None
+    }
+}
+
+#[cfg(not(unix))]
+fn special(_: &fs::FileType) -> Option<&'static str> {
+    None
 }
 
 fn is_yaml(path: &Path) -> bool {
