@@ -316,6 +316,25 @@ mod tests {
     }
 
     #[test]
+    fn null_is_never_a_value() {
+        assert_eq!(field(URN, |v| v["name"] = serde_json::Value::Null), "name");
+        assert_eq!(
+            field(URN, |v| v["description"] = serde_json::Value::Null),
+            "description"
+        );
+        assert_eq!(
+            field(URN, |v| v["outputPorts"][0]["contract"]["url"] =
+                serde_json::Value::Null),
+            "outputPorts[0].contract.url"
+        );
+        assert_eq!(
+            field(URN, |v| v["widgets"][0]["registration"] =
+                serde_json::Value::Null),
+            "widgets[0].registration"
+        );
+    }
+
+    #[test]
     fn shapes_outside_the_schema_are_refused() {
         assert_eq!(field(URN, |v| v["status"] = "shipping".into()), "status");
         assert_eq!(

@@ -111,15 +111,43 @@ fn body_error(e: &serde_json::Error) -> BodyError {
     }
 }
 
+/// The first `null` in a document, by its JSON path (`webComponent.cssUrl`, `tags.k`,
+/// `outputPorts[0].endpoint`). No field of a registry document takes `null`: an optional
+/// field is left out. Accepting `null` as "absent" would store and serve it back where the
+/// schema promises a string or an object.
+fn first_null(value: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::Null => Some(path.to_owned()),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let at = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            first_null(v, &at)
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| first_null(v, &format!("{path}[{i}]"))),
+        _ => None,
+    }
+}
+
 /// Parses a body that must be a JSON object into `T` (whose derive should deny unknown
 /// fields) and into the client's own JSON, compacted but with its key order kept, which
 /// is what the registry stores and echoes. Parsing `T` from the bytes, not from a parsed
-/// value, is what makes a duplicate key an error.
+/// value, is what makes a duplicate key an error. `null` is refused anywhere.
 pub fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Box<RawValue>), BodyError> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| body_error(&e))?;
     // serde derives also accept a struct written as an array; the API speaks objects only.
     if !value.is_object() {
         return Err(Invalid::new("", "the body must be a JSON object").into());
+    }
+    if let Some(path) = first_null(&value, "") {
+        let field = shorten(path);
+        return Err(Invalid::new(field, "must not be null: leave an optional field out").into());
     }
     let typed: T = serde_json::from_slice(body).map_err(|e| body_error(&e))?;
     let compact = serde_json::to_string(&value).map_err(|e| body_error(&e))?;
@@ -162,6 +190,15 @@ mod tests {
             parse_object::<Doc>(br#"{"b":1}"#),
             Err(BodyError::Invalid(_))
         ));
+        let Err(BodyError::Invalid(e)) = parse_object::<Doc>(br#"{"a":null}"#) else {
+            panic!("null accepted");
+        };
+        assert_eq!(e.field, "a");
+        let nested: &[u8] = br#"{"a":"x","b":{"c":[1,{"d":null}]}}"#;
+        let Err(BodyError::Invalid(e)) = parse_object::<serde_json::Value>(nested) else {
+            panic!("nested null accepted");
+        };
+        assert_eq!(e.field, "b.c[1].d");
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(matches!(
             parse_object::<Doc>(deep.as_bytes()),

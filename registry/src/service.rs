@@ -208,6 +208,33 @@ mod tests {
         }
     }
 
+    /// `null` was taken for "absent" and then served back where the schema promises a
+    /// string or an object: every optional field now refuses it, by name.
+    #[test]
+    fn null_is_never_a_value() {
+        for (body, field) in [
+            (r#"{"label":null}"#, "label"),
+            (r#"{"tags":null}"#, "tags"),
+            (r#"{"tags":{"k":null}}"#, "tags.k"),
+            (r#"{"ttlSeconds":null}"#, "ttlSeconds"),
+            (r#"{"webComponent":null}"#, "webComponent"),
+            (
+                r#"{"webComponent":{"jsUrl":"http://a/b.js","cssUrl":null,"componentId":"<w-x></w-x>"}}"#,
+                "webComponent.cssUrl",
+            ),
+            (
+                r#"{"webComponent":{"jsUrl":"http://a/b.js","componentId":null,"element":{"tag":"w-x"}}}"#,
+                "webComponent.componentId",
+            ),
+            (
+                r#"{"webComponent":{"jsUrl":"http://a/b.js","element":{"tag":"w-x","attributes":null}}}"#,
+                "webComponent.element.attributes",
+            ),
+        ] {
+            assert_eq!(field_of(body), field, "{body}");
+        }
+    }
+
     #[test]
     fn unknown_and_duplicate_fields_are_refused() {
         for body in [
