@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use dappmesh_service::shutdown;
+use dappmesh_service::{server, shutdown};
 use registry::auth::{ReadAccess, Tokens};
 use registry::clock::SystemClock;
 use registry::heartbeat::HeartbeatArgs;
@@ -103,6 +103,22 @@ struct ServeArgs {
     /// Most long-polls and event streams open at once.
     #[arg(long, env = "REGISTRY_MAX_WATCHERS", default_value_t = 1024)]
     max_watchers: usize,
+    /// Most client connections open at once (lowered to what the file limit allows). At
+    /// the limit the connection idle longest is closed to admit a new one.
+    #[arg(long, env = "REGISTRY_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// Most connections open at once from one client address (IPv6: one /64); at most half
+    /// of --max-connections.
+    #[arg(
+        long,
+        env = "REGISTRY_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 256
+    )]
+    max_connections_per_client: usize,
+    /// Longest a client may take to send a request's headers (and a keep-alive connection
+    /// may stay idle) before the connection is closed.
+    #[arg(long, env = "REGISTRY_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    header_read_timeout: Duration,
     /// Threads serving HTTP (the SQLite writer has its own).
     #[arg(long, env = "REGISTRY_WORKERS", default_value_t = 2)]
     workers: usize,
@@ -190,6 +206,23 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.sweep_interval < Duration::from_millis(10) {
         bail!("--sweep-interval must be at least 10ms");
     }
+    if args.header_read_timeout < Duration::from_millis(100) {
+        bail!("--header-read-timeout must be at least 100ms");
+    }
+    let (max_connections, lowered) = server::connection_budget(args.max_connections);
+    if lowered {
+        tracing::warn!(
+            max_connections,
+            "--max-connections lowered to what the open-file limit (ulimit -n) allows"
+        );
+    }
+    let limits = server::Limits {
+        max_connections,
+        max_connections_per_client: args
+            .max_connections_per_client
+            .clamp(1, (max_connections / 2).max(1)),
+        header_read_timeout: args.header_read_timeout,
+    };
     let cors_origins = args
         .cors_origins
         .iter()
@@ -225,6 +258,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         shutdown: stopped.clone(),
         cors_origins,
     };
+    let shutdown = stopped.clone();
     runtime.block_on(async move {
         // Installed before binding: a SIGTERM from then on stops the server gracefully.
         let signal = shutdown::signal();
@@ -241,13 +275,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tokio::spawn(async move { registry.sweep_every(interval, stopped).await })
         };
         drop(registry);
-        axum::serve(listener, app(state))
-            .with_graceful_shutdown(async move {
-                signal.await;
-                tracing::info!("shutting down");
-                let _ = stop.send(true);
-            })
-            .await?;
+        tokio::spawn(async move {
+            signal.await;
+            tracing::info!("shutting down");
+            let _ = stop.send(true);
+        });
+        server::serve(listener, app(state), limits, shutdown).await;
         sweeper.await?;
         anyhow::Ok(())
     })?;

@@ -9,6 +9,7 @@ mod registry {
     mod hostile;
     mod lifetime;
     mod openapi;
+    mod overload;
     mod sidecar;
     mod watch;
 }

@@ -78,6 +78,7 @@ pub struct Server {
     data_dir: PathBuf,
     log: PathBuf,
     extra: Vec<String>,
+    nofile: Option<u64>,
 }
 
 impl Server {
@@ -88,10 +89,19 @@ impl Server {
     }
 
     pub fn start_on(dir: &Path, port: u16, extra: &[&str]) -> Server {
+        Self::launch(dir, port, extra, None)
+    }
+
+    /// Starts a server whose open-file limit (`ulimit -n`, soft and hard) is `nofile`.
+    pub fn start_with_file_limit(dir: &Path, extra: &[&str], nofile: u64) -> Server {
+        Self::launch(dir, 0, extra, Some(nofile))
+    }
+
+    fn launch(dir: &Path, port: u16, extra: &[&str], nofile: Option<u64>) -> Server {
         let log = dir.join("server.log");
         let data_dir = dir.join("data");
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
-        let (child, url) = spawn_server(&data_dir, &log, port, &extra);
+        let (child, url) = spawn_server(&data_dir, &log, port, &extra, nofile);
         let port = url
             .rsplit(':')
             .next()
@@ -104,6 +114,7 @@ impl Server {
             data_dir,
             log,
             extra,
+            nofile,
         }
     }
 
@@ -121,7 +132,13 @@ impl Server {
 
     /// Starts it again on the same port and data directory (after kill or terminate).
     pub fn restart(&mut self) {
-        let (child, url) = spawn_server(&self.data_dir, &self.log, self.port, &self.extra);
+        let (child, url) = spawn_server(
+            &self.data_dir,
+            &self.log,
+            self.port,
+            &self.extra,
+            self.nofile,
+        );
         self.child = child;
         self.url = url;
     }
@@ -138,13 +155,37 @@ impl Drop for Server {
     }
 }
 
-fn spawn_server(data_dir: &Path, log: &Path, port: u16, extra: &[String]) -> (Child, String) {
+fn spawn_server(
+    data_dir: &Path,
+    log: &Path,
+    port: u16,
+    extra: &[String],
+    nofile: Option<u64>,
+) -> (Child, String) {
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .expect("log file");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_registry"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_registry"));
+    if let Some(n) = nofile {
+        use std::os::unix::process::CommandExt as _;
+        // SAFETY: setrlimit is async-signal-safe, and the closure touches nothing else.
+        unsafe {
+            cmd.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: n,
+                    rlim_max: n,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+    }
+    let mut child = cmd
         .args([
             "serve",
             "--host",
@@ -228,6 +269,11 @@ impl Drop for Sidecar {
 }
 
 pub fn client() -> reqwest::Client {
+    client_with_timeout(Duration::from_secs(30))
+}
+
+/// A client whose requests fail after `timeout`.
+pub fn client_with_timeout(timeout: Duration) -> reqwest::Client {
     static PROVIDER: Once = Once::new();
     PROVIDER.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -236,7 +282,7 @@ pub fn client() -> reqwest::Client {
     // first request after its restart fail on the client side.
     reqwest::Client::builder()
         .pool_max_idle_per_host(0)
-        .timeout(Duration::from_secs(30))
+        .timeout(timeout)
         .build()
         .expect("client")
 }
