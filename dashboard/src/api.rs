@@ -30,17 +30,22 @@ pub struct AppState {
     pub csp: HeaderValue,
 }
 
-impl From<BundleError> for ErrorResponse {
-    fn from(e: BundleError) -> Self {
-        let (status, code) = match e {
-            BundleError::Timeout => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
-            BundleError::Unreachable => (StatusCode::BAD_GATEWAY, "upstream_unreachable"),
-            BundleError::Status(_) => (StatusCode::BAD_GATEWAY, "upstream_status"),
-            BundleError::ContentType(..) => (StatusCode::BAD_GATEWAY, "upstream_content_type"),
-            BundleError::TooLarge(_) => (StatusCode::BAD_GATEWAY, "upstream_too_large"),
-        };
-        ErrorResponse::new(status, code, e.to_string())
+/// The one answer to every bundle that cannot be served, whatever the reason: a refused
+/// address, a closed port, a timeout, an upstream error, a wrong type, a size over the
+/// limit, a changed body. Telling them apart would make the proxy a port scanner for
+/// anyone who can register a widget; the reason goes to the log.
+fn unavailable(id: &str, url: &Url, e: &BundleError) -> ErrorResponse {
+    match e {
+        BundleError::Changed { .. } => {
+            tracing::error!(widget = id, %url, error = %e, "bundle refused: it changed under its registration");
+        }
+        _ => tracing::warn!(widget = id, %url, error = %e, "bundle not served"),
     }
+    ErrorResponse::new(
+        StatusCode::BAD_GATEWAY,
+        "bundle_unavailable",
+        "the widget's bundle cannot be served",
+    )
 }
 
 fn json_bytes(body: axum::body::Bytes) -> Response {
@@ -89,13 +94,13 @@ async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>,
     }
 }
 
-/// `GET /api/bundles/{id}?url=…`: the widget's registered script or stylesheet.
-async fn bundle(
-    State(state): State<AppState>,
+/// The registered bundle a request names: `{id}` and `?url=…`, which must be the widget's
+/// `jsUrl` or `cssUrl`.
+fn registered(
+    state: &AppState,
     id: Result<Path<String>, PathRejection>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
-    headers: HeaderMap,
-) -> Result<Response, ErrorResponse> {
+) -> Result<(String, Kind, Url), ErrorResponse> {
     let Path(id) =
         id.map_err(|r| ErrorResponse::new(StatusCode::BAD_REQUEST, "invalid_path", r.body_text()))?;
     let Query(query) = query
@@ -117,9 +122,9 @@ async fn bundle(
     // The URL asked for is compared, after parsing, with the ones registered: the proxy
     // never fetches anything else.
     let asked = Url::parse(asked).ok();
-    let kind_and_url = match (&asked, &registered.js, &registered.css) {
-        (Some(a), Some(js), _) if a == js => Some((Kind::Script, js)),
-        (Some(a), _, Some(css)) if a == css => Some((Kind::Style, css)),
+    let kind_and_url = match (&asked, registered.js, registered.css) {
+        (Some(a), Some(js), _) if *a == js => Some((Kind::Script, js)),
+        (Some(a), _, Some(css)) if *a == css => Some((Kind::Style, css)),
         _ => None,
     };
     let Some((kind, url)) = kind_and_url else {
@@ -129,7 +134,22 @@ async fn bundle(
             "this URL is not a bundle registered for this widget",
         ));
     };
-    let fetched = state.bundles.get(url, kind).await?;
+    Ok((id, kind, url))
+}
+
+/// `GET /api/bundles/{id}?url=…`: the widget's registered script or stylesheet.
+async fn bundle(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ErrorResponse> {
+    let (id, kind, url) = registered(&state, id, query)?;
+    let fetched = state
+        .bundles
+        .get(&url, kind)
+        .await
+        .map_err(|e| unavailable(&id, &url, &e))?;
     let etag = HeaderValue::from_str(&fetched.etag).unwrap_or(HeaderValue::from_static("\"\""));
     let cache = [
         (ETAG, etag),
@@ -147,6 +167,25 @@ async fn bundle(
         fetched.body,
     )
         .into_response())
+}
+
+/// `GET /api/bundles/{id}/integrity?url=…`: `{"integrity":"sha256-…"}`, the value the page
+/// puts in the `integrity` attribute of the bundle's `<script>` or `<link>`. It fetches
+/// (and pins) the bundle when it is not cached, so the load that follows is a cache hit.
+async fn bundle_integrity(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ErrorResponse> {
+    let (id, kind, url) = registered(&state, id, query)?;
+    let fetched = state
+        .bundles
+        .get(&url, kind)
+        .await
+        .map_err(|e| unavailable(&id, &url, &e))?;
+    Ok(json_bytes(axum::body::Bytes::from(
+        json!({"integrity": fetched.integrity}).to_string(),
+    )))
 }
 
 async fn page_or_not_found(method: Method, uri: Uri, headers: HeaderMap) -> Response {
@@ -173,6 +212,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/widgets", get(widgets))
         .route("/api/products", get(products))
         .route("/api/bundles/{id}", get(bundle))
+        .route("/api/bundles/{id}/integrity", get(bundle_integrity))
         .fallback(page_or_not_found)
         .method_not_allowed_fallback(wrong_method)
         .with_state(state)

@@ -1,8 +1,10 @@
 //! The cached registry lists: refreshed in the background every interval, rendered once
 //! per refresh into the JSON the page gets, and kept when the registry stops answering so
-//! that the page goes on working on the last good copy and says so.
+//! that the page goes on working on the last good copy and says so. Each good widget list
+//! also tells the bundle proxy which URLs are still registered, so that the pins of the
+//! others are dropped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -10,6 +12,7 @@ use axum::body::Bytes;
 use serde::Serialize;
 use tokio::sync::watch;
 
+use crate::bundle::Bundles;
 use crate::source::{Collection, RegistrySource, SourceError};
 use crate::view::{
     Bundle, ProductView, RegistryEntry, bundle_of, parse_products, parse_registry, widget_view,
@@ -69,6 +72,8 @@ pub struct Listing {
     products: RwLock<Slot<ProductView>>,
     /// Bundle URLs by widget id, from the last good list.
     bundles: RwLock<Arc<HashMap<String, Bundle>>>,
+    /// The proxy whose pins follow the registered URLs.
+    proxy: Arc<Bundles>,
 }
 
 /// What a handler gets for a collection.
@@ -104,13 +109,18 @@ fn current<T>(slot: &RwLock<Slot<T>>) -> Current {
 }
 
 impl Listing {
-    pub fn new(source: Arc<dyn RegistrySource>, stale_after: Duration) -> Self {
+    pub fn new(
+        source: Arc<dyn RegistrySource>,
+        stale_after: Duration,
+        proxy: Arc<Bundles>,
+    ) -> Self {
         Listing {
             source,
             stale_after,
             widgets: RwLock::default(),
             products: RwLock::default(),
             bundles: RwLock::default(),
+            proxy,
         }
     }
 
@@ -153,7 +163,15 @@ impl Listing {
                 if skipped > 0 {
                     tracing::warn!(skipped, "registry entries without an id were skipped");
                 }
-                let bundles = items.iter().map(|e| (e.id.clone(), bundle_of(e))).collect();
+                let bundles: HashMap<String, Bundle> =
+                    items.iter().map(|e| (e.id.clone(), bundle_of(e))).collect();
+                let urls: HashSet<String> = bundles
+                    .values()
+                    .flat_map(|b| [&b.js, &b.css])
+                    .flatten()
+                    .map(|u| u.as_str().to_owned())
+                    .collect();
+                self.proxy.keep_only(&urls);
                 *write(&self.bundles) = Arc::new(bundles);
                 slot.good = Some(Good {
                     items,
@@ -229,6 +247,7 @@ impl Listing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bundle::Bundles;
     use crate::source::SourceFuture;
     use std::sync::Mutex;
 
@@ -254,6 +273,12 @@ mod tests {
         }
     }
 
+    fn proxy() -> Arc<Bundles> {
+        // What `dappmesh_service::startup::init` does in the binary.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Arc::new(Bundles::new(Default::default(), Default::default()).unwrap())
+    }
+
     fn json(c: Current) -> serde_json::Value {
         match c {
             Current::Ready(b) => serde_json::from_slice(&b).unwrap(),
@@ -273,6 +298,7 @@ mod tests {
                 ]),
             }),
             Duration::from_secs(15),
+            proxy(),
         );
         listing.refresh().await;
         assert!(
@@ -302,6 +328,7 @@ mod tests {
                 widgets: Mutex::new(vec![Ok(b"<html>".to_vec())]),
             }),
             Duration::from_secs(15),
+            proxy(),
         );
         listing.refresh().await;
         assert!(matches!(listing.widgets(), Current::Unavailable(e) if e.contains("not valid")));

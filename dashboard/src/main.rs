@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand};
 use dashboard::bundle::{Bundles, Limits};
+use dashboard::egress::{Policy, Rule};
 use dashboard::listing::Listing;
 use dashboard::source::HttpRegistry;
 use dashboard::{AppState, app};
@@ -75,6 +76,17 @@ struct ServeArgs {
     /// How long a fetched bundle is served before it is fetched again.
     #[arg(long, env = "DASHBOARD_BUNDLE_TTL", default_value = "60s", value_parser = humantime::parse_duration)]
     bundle_ttl: Duration,
+    /// What the bundle proxy may reach beyond public addresses: a CIDR block (every address
+    /// inside it, even loopback) or a host pattern, `exact.host` or `*.suffix` (those hosts
+    /// may resolve to private addresses, never to loopback, link-local or metadata ones);
+    /// repeat or separate with ','.
+    #[arg(
+        long = "bundle-allow",
+        env = "DASHBOARD_BUNDLE_ALLOW",
+        value_delimiter = ',',
+        value_parser = parse_rule
+    )]
+    bundle_allow: Vec<Option<Rule>>,
     /// Time limit of one request to the registry or to a widget host.
     #[arg(long, env = "DASHBOARD_UPSTREAM_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     upstream_timeout: Duration,
@@ -91,6 +103,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// One `--bundle-allow` entry; an empty one (a trailing ',') is no entry.
+fn parse_rule(entry: &str) -> Result<Option<Rule>, String> {
+    if entry.trim().is_empty() {
+        return Ok(None);
+    }
+    entry.parse().map(Some)
 }
 
 /// A CSP source for connect-src: an origin, nothing that widens or breaks the policy.
@@ -123,17 +143,28 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.upstream_timeout,
     )
     .context("building the registry client")?;
-    let bundles = Bundles::new(Limits {
-        max_bundle_bytes: args.max_bundle_bytes,
-        cache_bytes: args.bundle_cache_bytes,
-        cache_ttl: args.bundle_ttl,
-        timeout: args.upstream_timeout,
-    })
-    .context("building the bundle client")?;
-    let listing = Arc::new(Listing::new(Arc::new(source), args.stale_after));
+    let policy = Policy::new(args.bundle_allow.iter().flatten().cloned().collect());
+    let bundle_allow = policy.to_string();
+    let bundles = Arc::new(
+        Bundles::new(
+            Limits {
+                max_bundle_bytes: args.max_bundle_bytes,
+                cache_bytes: args.bundle_cache_bytes,
+                cache_ttl: args.bundle_ttl,
+                timeout: args.upstream_timeout,
+            },
+            policy,
+        )
+        .context("building the bundle client")?,
+    );
+    let listing = Arc::new(Listing::new(
+        Arc::new(source),
+        args.stale_after,
+        Arc::clone(&bundles),
+    ));
     let state = AppState {
         listing: Arc::clone(&listing),
-        bundles: Arc::new(bundles),
+        bundles,
         csp,
     };
     let addr = args
@@ -152,7 +183,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("binding {addr}"))?;
         let bound = listener.local_addr()?;
         println!("dashboard listening on http://{bound}");
-        tracing::info!(%bound, registry = %args.registry_url, "serving");
+        tracing::info!(%bound, registry = %args.registry_url, %bundle_allow, "serving");
         let (stop_tx, stop_rx) = watch::channel(false);
         let refresher = tokio::spawn(listing.run(args.refresh, stop_rx));
         axum::serve(listener, app(state))
