@@ -1,8 +1,10 @@
 //! Integration tests: the real `dashboard` binary against a real `registry` process and a
-//! widget host on 127.0.0.1. The browser tests are in `browser/` (node + Chromium).
+//! widget host; the cases that fetch bundles run inside a network namespace they create. The
+//! browser tests are in `browser/` (node + Chromium).
 
 mod dashboard {
     mod api;
+    mod egress;
     mod harness;
     mod page;
 }

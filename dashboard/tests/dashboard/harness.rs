@@ -1,5 +1,6 @@
 //! Test support: starting the registry and the dashboard as processes, a widget host
-//! that serves bundles (and misbehaves on request), and registering widgets.
+//! that serves bundles (and misbehaves on request), registering widgets, and running a
+//! test inside a network namespace of its own, with names of our choosing.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -179,18 +180,46 @@ where
     panic!("timed out waiting for {what}");
 }
 
-/// A widget host. `/w.js` and `/w.css` are well-behaved; `/html.css` labels itself
-/// text/html; `/big.js` is 3 MiB; `/slow.js` answers after 3 s; `/redirect.js` redirects.
+/// A widget host. `/w.js` and `/w.css` are well-behaved; `/pause.js` answers after
+/// 300 ms; `/html.css` labels itself text/html; `/big.js` is 3 MiB; `/slow.js` answers
+/// after 3 s; `/redirect.js` redirects; `/missing.js` is 404, `/broken.js` 500.
 pub struct WidgetHost {
     pub url: String,
     /// How many times `/w.js` was fetched.
     pub script_hits: Arc<AtomicUsize>,
+    /// How many times `/pause.js` was fetched.
+    pub pause_hits: Arc<AtomicUsize>,
 }
 
 pub async fn start_widget_host() -> WidgetHost {
+    start_widget_host_on("127.0.0.1:0").await
+}
+
+/// A widget host listening on `addr`.
+pub async fn start_widget_host_on(addr: &str) -> WidgetHost {
     let hits = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&hits);
+    let pause_hits = Arc::new(AtomicUsize::new(0));
+    let paused = Arc::clone(&pause_hits);
     let app = Router::new()
+        .route(
+            "/pause.js",
+            get(move || {
+                paused.fetch_add(1, Ordering::SeqCst);
+                async {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    ([(CONTENT_TYPE, "text/javascript")], "window.paused = 1;")
+                }
+            }),
+        )
+        .route(
+            "/missing.js",
+            get(|| async { axum::http::StatusCode::NOT_FOUND }),
+        )
+        .route(
+            "/broken.js",
+            get(|| async { axum::http::StatusCode::INTERNAL_SERVER_ERROR }),
+        )
         .route(
             "/w.js",
             get(move || {
@@ -231,7 +260,7 @@ pub async fn start_widget_host() -> WidgetHost {
                 )
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
         .expect("binding the widget host");
     let addr = listener.local_addr().expect("its address");
@@ -241,5 +270,108 @@ pub async fn start_widget_host() -> WidgetHost {
     WidgetHost {
         url: format!("http://{addr}"),
         script_hits: hits,
+        pause_hits,
     }
+}
+
+/// Set in the environment of a test that runs inside the namespace [`in_namespace`] made.
+const INSIDE: &str = "DASHBOARD_TEST_NETNS";
+
+/// The namespace's `/etc/hosts`. The registry refuses URLs that name loopback or metadata
+/// addresses literally (or as `localhost`), so the tests reach their hosts by names, as an
+/// attacker would.
+const HOSTS: &str = "127.0.0.1 localhost
+::1 localhost
+127.0.0.1 widgets.test
+127.0.0.1 evil.test
+10.0.0.2 private.test
+169.254.169.254 metadata.test
+127.0.0.1 mixed.test
+10.0.0.2 mixed.test
+";
+
+fn unshare_flags() -> &'static [&'static str] {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        &["--net", "--mount"]
+    } else {
+        // Not root: a user namespace gives the capabilities inside.
+        &["--map-root-user", "--net", "--mount"]
+    }
+}
+
+/// Runs the ignored test `inner` (its full path, e.g. `dashboard::egress::x_inside`) in a
+/// new network and mount namespace: only loopback, with 169.254.169.254 (a fake metadata
+/// service) and 10.0.0.2 (a private address) on it and [`HOSTS`] as `/etc/hosts`. Where no
+/// namespace can be made, prints why and returns.
+pub fn in_namespace(inner: &str) {
+    let flags = unshare_flags();
+    let probe = Command::new("unshare")
+        .args(flags)
+        .arg("true")
+        .stderr(Stdio::piped())
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            eprintln!(
+                "skipped: no network namespace (unshare {}: {})",
+                flags.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return;
+        }
+        Err(e) => {
+            eprintln!("skipped: no network namespace (unshare: {e})");
+            return;
+        }
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = Command::new("unshare")
+        .args(flags)
+        .arg("--")
+        .arg(exe)
+        .args([
+            inner,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(INSIDE, "1")
+        .env("REGISTRY_BIN", registry_binary())
+        .output()
+        .expect("running the test in a namespace");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{inner} failed inside its namespace"
+    );
+}
+
+/// Inside the namespace: loopback up, the two extra addresses, the hosts file. False (with
+/// the reason printed) when the test was not started by [`in_namespace`].
+pub fn namespace_ready() -> bool {
+    if std::env::var_os(INSIDE).is_none() {
+        eprintln!("skipped: this test runs inside the namespace that its outer test creates");
+        return false;
+    }
+    let sh = |script: &str| {
+        let status = Command::new("sh")
+            .args(["-ec", script])
+            .status()
+            .expect("running sh");
+        assert!(status.success(), "{script}");
+    };
+    sh("ip link set lo up
+        ip addr add 169.254.169.254/32 dev lo
+        ip addr add 10.0.0.2/32 dev lo");
+    let hosts = std::env::temp_dir().join(format!("dashboard-netns-hosts-{}", std::process::id()));
+    std::fs::write(&hosts, HOSTS).expect("writing the hosts file");
+    sh(&format!("mount --bind '{}' /etc/hosts", hosts.display()));
+    // The mount holds the file; the name is not needed any more.
+    let _ = std::fs::remove_file(&hosts);
+    true
 }
