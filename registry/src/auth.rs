@@ -72,6 +72,20 @@ pub struct TokensError {
     pub reason: String,
 }
 
+/// Names a token without holding it: a keyed hash (random per process), for counting what
+/// one token holds (its watchers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenId(u64);
+
+impl TokenId {
+    pub fn of(token: &str) -> TokenId {
+        use std::hash::BuildHasher;
+        static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+            std::sync::OnceLock::new();
+        TokenId(KEY.get_or_init(Default::default).hash_one(token.as_bytes()))
+    }
+}
+
 /// What a request wants to do.
 #[derive(Debug, Clone, Copy)]
 pub enum Need<'a> {
@@ -199,6 +213,13 @@ impl Tokens {
         } else {
             Err(Denied::Forbidden)
         }
+    }
+
+    /// The id of the presented token if it is a configured one.
+    pub fn identify(&self, presented: Option<&str>) -> Option<TokenId> {
+        let presented = presented?;
+        self.find(presented.as_bytes())
+            .map(|_| TokenId::of(presented))
     }
 
     /// Compares the presented token with every configured one in time that depends only on

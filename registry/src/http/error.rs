@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use dappmesh_service::error::ErrorResponse;
 use registry_api::text::Invalid;
 
+use super::watch::Full;
 use crate::auth::Denied;
 use crate::input::BodyError;
 use crate::state::WriteError;
@@ -15,12 +16,19 @@ pub(super) fn not_found() -> ErrorResponse {
     ErrorResponse::new(StatusCode::NOT_FOUND, "not_found", "Not Found")
 }
 
-/// The watcher pool is full.
-pub(super) fn busy() -> ErrorResponse {
+/// No watcher slot: the pool (or the part of it open to anonymous callers) is full, or
+/// the caller holds its share.
+pub(super) fn busy(full: Full) -> ErrorResponse {
+    let message = match full {
+        Full::Server => "too many open long-polls and event streams; retry later",
+        Full::Caller => {
+            "this client (or token) holds its share of long-polls and event streams; close one or retry later"
+        }
+    };
     ErrorResponse::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "too_many_watchers",
-        "too many open long-polls and event streams; retry later",
+        message,
     )
 }
 

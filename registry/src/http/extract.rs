@@ -14,6 +14,12 @@ use axum::http::{HeaderMap, StatusCode};
 use dappmesh_service::error::ErrorResponse;
 use registry_api::text::{IdKind, check_id};
 
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use dappmesh_service::server::client_of;
+
+use super::watch::Caller;
 use super::{AppState, MAX_BODY_BYTES};
 use crate::auth::Need;
 use crate::store::Collection;
@@ -31,6 +37,28 @@ impl FromRequestParts<AppState> for Reader {
             .tokens
             .check(bearer(&parts.headers), Need::Read, state.reads)?;
         Ok(Reader)
+    }
+}
+
+/// Who holds a watcher slot: the request's valid token, or else its client address.
+pub(super) struct WatchCaller(pub Caller);
+
+impl FromRequestParts<AppState> for WatchCaller {
+    type Rejection = ErrorResponse;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = match state.tokens.identify(bearer(&parts.headers)) {
+            Some(token) => Caller::Token(token),
+            None => Caller::Anonymous(
+                parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|ConnectInfo(peer)| client_of(peer.ip())),
+            ),
+        };
+        Ok(WatchCaller(caller))
     }
 }
 

@@ -16,7 +16,7 @@ pub mod watch;
 use std::sync::Arc;
 
 use axum::http::{HeaderName, HeaderValue};
-use tokio::sync::{Semaphore, watch as flag};
+use tokio::sync::watch as flag;
 
 pub use router::{Endpoint, Verb, app, endpoints, parse_origin};
 
@@ -36,8 +36,8 @@ pub struct AppState {
     pub tokens: Arc<Tokens>,
     pub reads: ReadAccess,
     pub metrics: Arc<Metrics>,
-    /// Open long-polls and event streams; a request beyond the limit gets 503.
-    pub watchers: Arc<Semaphore>,
+    /// Open long-polls and event streams; a request beyond the limits gets 503.
+    pub watchers: Arc<watch::Watchers>,
     /// Turns true when the server is shutting down, which ends event streams.
     pub shutdown: flag::Receiver<bool>,
     /// Origins allowed to call from a browser; none means no CORS headers at all.

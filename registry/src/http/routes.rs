@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::error::not_found;
 use super::extract::{
-    JsonBody, ProductId, Reader, RegistrationId, WritableProduct, WritableRegistration,
+    JsonBody, ProductId, Reader, RegistrationId, WatchCaller, WritableProduct, WritableRegistration,
 };
 use super::watch::{Watch, events, wait_for_change};
 use super::{AppState, INDEX_HEADER};
@@ -72,8 +72,9 @@ pub(super) async fn list_registrations(
     headers: HeaderMap,
     Watch(params): Watch,
     _: Reader,
+    WatchCaller(caller): WatchCaller,
 ) -> Result<Response, ErrorResponse> {
-    wait_for_change(&state, Collection::Registry, &params).await?;
+    wait_for_change(&state, Collection::Registry, &params, caller).await?;
     if accepts_gzip(&headers) {
         let (index, body) = state.registry.list_gzip();
         let mut response = json_response(StatusCode::OK, body, Some(index));
@@ -134,8 +135,9 @@ pub(super) async fn list_products(
     State(state): State<AppState>,
     Watch(params): Watch,
     _: Reader,
+    WatchCaller(caller): WatchCaller,
 ) -> Result<Response, ErrorResponse> {
-    wait_for_change(&state, Collection::Products, &params).await?;
+    wait_for_change(&state, Collection::Products, &params, caller).await?;
     let (index, body) = state.registry.products_json();
     Ok(json_response(StatusCode::OK, body, Some(index)))
 }
@@ -183,15 +185,17 @@ pub(super) async fn delete_product(
 pub(super) async fn registry_events(
     State(state): State<AppState>,
     _: Reader,
+    WatchCaller(caller): WatchCaller,
 ) -> Result<Response, ErrorResponse> {
-    events(state, Collection::Registry)
+    events(state, Collection::Registry, caller)
 }
 
 pub(super) async fn product_events(
     State(state): State<AppState>,
     _: Reader,
+    WatchCaller(caller): WatchCaller,
 ) -> Result<Response, ErrorResponse> {
-    events(state, Collection::Products)
+    events(state, Collection::Products, caller)
 }
 
 #[cfg(test)]
@@ -202,6 +206,7 @@ mod tests {
     use super::*;
     use crate::auth::{ReadAccess, Tokens};
     use crate::clock::ManualClock;
+    use crate::http::watch::{WatcherLimits, Watchers};
     use crate::http::{MAX_BODY_BYTES, app};
     use crate::metrics::Metrics;
     use crate::state::Limits;
@@ -211,7 +216,7 @@ mod tests {
     use axum::Router;
     use axum::body::Body;
     use axum::http::header::WWW_AUTHENTICATE;
-    use tokio::sync::{Semaphore, watch};
+    use tokio::sync::watch;
     use tower::ServiceExt;
 
     const ADMIN: &str = "admin-token-0123456789";
@@ -244,7 +249,12 @@ mod tests {
             tokens: Arc::new(tokens),
             reads,
             metrics: Arc::new(Metrics::default()),
-            watchers: Arc::new(Semaphore::new(4)),
+            watchers: Arc::new(Watchers::new(WatcherLimits {
+                max: 4,
+                reserve: 1,
+                per_client: 2,
+                per_token: 2,
+            })),
             shutdown,
             cors_origins: vec![HeaderValue::from_static("https://dash.example")],
         }

@@ -118,6 +118,11 @@ impl Server {
         }
     }
 
+    /// The process id, to read its memory from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no shutdown code runs.
     pub fn kill(&mut self) {
         signal(&self.child, libc::SIGKILL);
