@@ -164,6 +164,32 @@ test('a shared link restores the layout in a fresh browser context', async () =>
   await fresh.close();
 });
 
+test('widget bundles are loaded with the integrity the dashboard pinned', async () => {
+  const pinned = await page.evaluate(() =>
+    [...document.querySelectorAll('script[src^="/api/bundles/"], link[href^="/api/bundles/"]')].map((n) => n.integrity));
+  assert.ok(pinned.length >= 3, `${pinned}`);
+  for (const integrity of pinned) assert.match(integrity, /^sha256-[A-Za-z0-9+/]{43}=$/);
+});
+
+test('a bundle whose bytes differ from the pinned integrity is not executed', async () => {
+  const fresh = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const other = await newPage(fresh);
+  // The bytes reaching the browser are swapped (as a cache or a restarted proxy could
+  // serve them); the integrity value still comes from the dashboard.
+  await other.route(/\/api\/bundles\/hello\?url=/, (route) => route.fulfill({
+    status: 200,
+    contentType: 'text/javascript',
+    body: 'window.__swapped = 1; customElements.define("dm-hello", class extends HTMLElement {});',
+  }));
+  await other.goto(dashboard.url);
+  await other.waitForSelector('html[data-ready="true"]');
+  await other.locator('button.pick[data-widget-id="hello"]').click();
+  await other.locator('#workspace .widget-message', { hasText: 'failed to load' }).waitFor();
+  assert.equal(await other.evaluate(() => window.__swapped), undefined);
+  assert.equal(await other.evaluate(() => customElements.get('dm-hello')), undefined);
+  await fresh.close();
+});
+
 test('a bundle URL not registered for the widget is refused', async () => {
   const statuses = await page.evaluate(async (h) => {
     const get = async (u) => (await fetch(u)).status;

@@ -1,6 +1,8 @@
 // Browser-test support: the real registry and dashboard processes, a widget host serving
 // dashboard/widgets/ and a synthetic tracker count endpoint, the heartbeat sidecar, and
-// headless Chromium through playwright-core.
+// headless Chromium through playwright-core. run.sh runs them in a network namespace whose
+// /etc/hosts names the widget host widgets.test (127.0.0.1): the registry refuses URLs
+// that name loopback literally, and the dashboard reaches it through --bundle-allow.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -49,10 +51,14 @@ export async function startRegistry() {
   return r;
 }
 
-/** The tests refresh every 300 ms so that changes show quickly; `refresh` overrides it. */
+/**
+ * The tests refresh every 300 ms so that changes show quickly; `refresh` overrides it. The
+ * widget host is on loopback, which the dashboard fetches from only when allowed.
+ */
 export function startDashboard(registryUrl, extra = [], refresh = '300ms') {
   return server(bin('dashboard'), [
-    'serve', '--listen', '127.0.0.1:0', '--registry-url', registryUrl, '--refresh', refresh, ...extra,
+    'serve', '--listen', '127.0.0.1:0', '--registry-url', registryUrl, '--refresh', refresh,
+    '--bundle-allow', '127.0.0.1/32', ...extra,
   ], { DASHBOARD_LOG: 'warn' });
 }
 
@@ -111,7 +117,7 @@ export function startWidgetHost() {
     res.writeHead(200, { 'content-type': TYPES[`.${m[3]}`] });
     res.end(readFileSync(join(crate, 'widgets', m[1], m[2])));
   });
-  return new Promise((ok) => srv.listen(0, '127.0.0.1', () => ok({ srv, url: `http://127.0.0.1:${srv.address().port}` })));
+  return new Promise((ok) => srv.listen(0, '127.0.0.1', () => ok({ srv, url: `http://widgets.test:${srv.address().port}` })));
 }
 
 export async function launch() {
