@@ -21,21 +21,6 @@ fi
 bash "$crate/tests/bundle_is_fresh.sh"
 $cargo build -p registry -p dashboard
 $cargo test -p dashboard
-# The browser tests reach the widget host by name (the registry refuses loopback URLs), in
-# a network and mount namespace of their own whose /etc/hosts says widgets.test is
-# 127.0.0.1; without root, a user namespace gives the rights inside.
-flags=(--net --mount)
-[ "$(id -u)" = 0 ] || flags=(--map-root-user "${flags[@]}")
-if ! why="$(unshare "${flags[@]}" true 2>&1)"; then
-  echo "skipped the browser tests: no network namespace (unshare ${flags[*]}: $why)" >&2
-  exit 0
-fi
-hosts="$(mktemp)"
-trap 'rm -f "$hosts"' EXIT
-printf '127.0.0.1 localhost\n::1 localhost\n127.0.0.1 widgets.test\n' >"$hosts"
-unshare "${flags[@]}" -- bash -ec '
-  ip link set lo up
-  mount --bind "$1" /etc/hosts
-  cd "$2/web"
-  node --test --test-concurrency=1 --test-reporter=spec ../tests/browser/dashboard.test.mjs
-' _ "$hosts" "$crate"
+# In a namespace where widgets.test names the widget host (see in_namespace.sh).
+cd "$crate/web"
+bash "$crate/tests/in_namespace.sh" node --test --test-concurrency=1 --test-reporter=spec ../tests/browser/dashboard.test.mjs

@@ -1,8 +1,9 @@
 // Browser-test support: the real registry and dashboard processes, a widget host serving
 // dashboard/widgets/ and a synthetic tracker count endpoint, the heartbeat sidecar, and
-// headless Chromium through playwright-core. run.sh runs them in a network namespace whose
-// /etc/hosts names the widget host widgets.test (127.0.0.1): the registry refuses URLs
-// that name loopback literally, and the dashboard reaches it through --bundle-allow.
+// headless Chromium through playwright-core. They run in a network namespace whose
+// /etc/hosts names the widget host widgets.test, 127.0.0.1 (tests/in_namespace.sh): the
+// registry refuses URLs that name loopback literally, and the dashboard reaches it through
+// --bundle-allow.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
