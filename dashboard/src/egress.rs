@@ -352,23 +352,19 @@ impl Resolve for Resolver {
         let policy = Arc::clone(&self.policy);
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let (allowed, refused): (Vec<SocketAddr>, Vec<SocketAddr>) = found
-                .into_iter()
-                .partition(|a| policy.refusal(Some(&host), a.ip()).is_none());
+            let mut allowed: Vec<SocketAddr> = Vec::new();
+            let mut refused: Vec<String> = Vec::new();
+            for addr in tokio::net::lookup_host((host.as_str(), 0)).await? {
+                match policy.refusal(Some(&host), addr.ip()) {
+                    None => allowed.push(addr),
+                    Some(class) => refused.push(format!("{} ({class})", addr.ip())),
+                }
+            }
             if allowed.is_empty() {
-                let why: Vec<String> = refused
-                    .iter()
-                    .map(|a| {
-                        let class = policy.refusal(Some(&host), a.ip()).unwrap_or(Class::Public);
-                        format!("{} ({class})", a.ip())
-                    })
-                    .collect();
-                let detail = if why.is_empty() {
+                let detail = if refused.is_empty() {
                     format!("{host} resolves to no address")
                 } else {
-                    format!("{host} resolves to {}", why.join(", "))
+                    format!("{host} resolves to {}", refused.join(", "))
                 };
                 return Err(Box::new(BundleError::Refused(detail)) as _);
             }
