@@ -12,7 +12,7 @@
 //! JSON and rebuilt only when a write changed the view or a registration turned stale.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -32,6 +32,8 @@ use registry_api::widget::Element;
 
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 1024;
+/// The write `/ready` tries while the disk is full: as large as the largest request body.
+const PROBE_BYTES: usize = 64 * 1024;
 /// Writes waiting for the writer before callers wait for room.
 const QUEUE: usize = 8192;
 /// How long a caller waits for its write to be committed before it gives up (the write
@@ -73,6 +75,8 @@ pub enum WriteError {
     Timeout,
     #[error("the writer has stopped")]
     Stopped,
+    #[error("the disk is full")]
+    DiskFull,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -126,6 +130,8 @@ struct Shared {
     registry_index: watch::Sender<u64>,
     products_index: watch::Sender<u64>,
     stats: WriterStats,
+    /// Set when a write failed for lack of space, cleared when one succeeds again.
+    disk_full: AtomicBool,
 }
 
 enum Op {
@@ -297,6 +303,7 @@ impl Registry {
             registry_index: watch::Sender::new(snap.registry_index),
             products_index: watch::Sender::new(snap.products_index),
             stats: WriterStats::default(),
+            disk_full: AtomicBool::new(false),
         });
         let (tx, rx) = mpsc::channel(QUEUE);
         let writer = WriterLoop {
@@ -381,8 +388,10 @@ impl Registry {
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    if let Err(e) = self.sweep().await {
-                        tracing::error!(error = %e, "sweep failed");
+                    match self.sweep().await {
+                        // Logged once when the disk filled up.
+                        Ok(()) | Err(WriteError::DiskFull) => {}
+                        Err(e) => tracing::error!(error = %e, "sweep failed"),
                     }
                 }
                 () = dappmesh_service::shutdown::stopped(&mut stop) => return,
@@ -390,7 +399,13 @@ impl Registry {
         }
     }
 
-    /// Checks that the writer is alive and the database answers.
+    /// Whether the last write failed for lack of space (until one succeeds again).
+    pub fn disk_full(&self) -> bool {
+        self.shared.disk_full.load(Ordering::Acquire)
+    }
+
+    /// Checks that the writer is alive and the database answers; while the disk is full,
+    /// that a write succeeds again.
     pub async fn ping(&self) -> Result<(), WriteError> {
         let (reply, answer) = oneshot::channel();
         let wait = async {
@@ -605,11 +620,34 @@ impl WriterLoop {
                 match m {
                     Message::Write(op, reply) => writes.push((op, reply)),
                     Message::Ping(reply) => {
-                        let _ = reply.send(self.store.ping());
+                        let _ = reply.send(self.ping());
                     }
                 }
             }
             self.commit(writes);
+        }
+    }
+
+    fn ping(&mut self) -> Result<(), StoreError> {
+        if !self.shared.disk_full.load(Ordering::Acquire) {
+            return self.store.ping();
+        }
+        self.store.probe_write(PROBE_BYTES)?;
+        self.disk_space_again();
+        Ok(())
+    }
+
+    /// A write succeeded: if the disk was full, it is not any more (logged once).
+    fn disk_space_again(&self) {
+        if self.shared.disk_full.swap(false, Ordering::AcqRel) {
+            tracing::info!("writes succeed again: the disk has room");
+        }
+    }
+
+    /// A write failed for lack of space: logged once per episode, not once per request.
+    fn out_of_disk(&self, e: &StoreError) {
+        if !self.shared.disk_full.swap(true, Ordering::AcqRel) {
+            tracing::error!(error = %e, "the disk is full: writes fail with 507 and /ready is red until one succeeds");
         }
     }
 
@@ -628,8 +666,20 @@ impl WriterLoop {
                     u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
                     Ordering::Relaxed,
                 );
+                self.disk_space_again();
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result);
+                }
+            }
+            Err(e) if e.is_disk_full() => {
+                // Not one write's fault: retrying them one by one would only fail again.
+                self.shared
+                    .stats
+                    .failed_batches
+                    .fetch_add(1, Ordering::Relaxed);
+                self.out_of_disk(&e);
+                for reply in replies {
+                    let _ = reply.send(Err(WriteError::DiskFull));
                 }
             }
             Err(e) => {

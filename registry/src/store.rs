@@ -78,6 +78,18 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+impl StoreError {
+    /// Whether SQLite could not write for lack of space (`SQLITE_FULL`: the disk or the
+    /// file system's quota is full).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DiskFull
+        )
+    }
+}
+
 /// Which change index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Collection {
@@ -272,6 +284,21 @@ impl Store {
     pub fn ping(&self) -> Result<(), StoreError> {
         self.conn
             .query_row("SELECT count(*) FROM change_index", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Proves the file has room for a write of the largest request: adds and removes a
+    /// row of that size in one transaction (the id has a space, which no real id has).
+    /// A smaller probe is not proof: a write that failed for lack of space leaves its
+    /// partly written WAL pages allocated, and a one-page probe fits in those.
+    pub fn probe_write(&mut self, bytes: usize) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO products (id, spec, created_us, updated_us) VALUES (' probe', zeroblob(?1), 0, 0)",
+            [i64::try_from(bytes).unwrap_or(i64::MAX)],
+        )?;
+        tx.execute("DELETE FROM products WHERE id = ' probe'", [])?;
+        tx.commit()?;
         Ok(())
     }
 

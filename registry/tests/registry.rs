@@ -5,6 +5,7 @@ mod registry {
     pub mod harness;
 
     mod conformance;
+    mod disk;
     mod durability;
     mod hostile;
     mod lifetime;

@@ -77,6 +77,12 @@ impl From<WriteError> for ErrorResponse {
             WriteError::Capacity(..) => {
                 ErrorResponse::new(StatusCode::INSUFFICIENT_STORAGE, "capacity", e.to_string())
             }
+            // The writer logged it once for the episode.
+            WriteError::DiskFull => ErrorResponse::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "disk_full",
+                "the registry's disk is full: the write was not stored; retry later",
+            ),
             WriteError::Timeout | WriteError::Stopped => {
                 tracing::warn!(error = %e, "write not committed");
                 ErrorResponse::new(

@@ -46,7 +46,17 @@ pub(super) async fn health() -> Json<serde_json::Value> {
 pub(super) async fn ready(
     State(state): State<AppState>,
 ) -> Result<Json<serde_json::Value>, ErrorResponse> {
-    state.registry.ping().await.map_err(|e| {
+    let pinged = state.registry.ping().await;
+    if state.registry.disk_full() {
+        // Logged once by the writer when the disk filled up; the probe above tried a
+        // write, so a freed disk turns this green without any client write.
+        return Err(ErrorResponse::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the disk is full: writes fail",
+        ));
+    }
+    pinged.map_err(|e| {
         tracing::warn!(error = %e, "not ready");
         ErrorResponse::new(
             StatusCode::SERVICE_UNAVAILABLE,
