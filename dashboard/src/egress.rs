@@ -335,6 +335,9 @@ impl Policy {
 
 impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.rules.is_empty() {
+            return f.write_str("none (public addresses only)");
+        }
         let rules: Vec<String> = self.rules.iter().map(Rule::to_string).collect();
         f.write_str(&rules.join(","))
     }
