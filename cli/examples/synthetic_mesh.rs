@@ -467,7 +467,7 @@ fn inputs(w: &mut String, s: &Spec<'_>) {
     inputPorts:
       - name: source
         description: The operational system of record.
-        connector: {{ type: {}, secretRef: {entity}-source-credentials, config: {{ batchSize: 500, tls: true }} }}
+        connector: {{ type: {}, cidr: 10.20.0.0/16, secretRef: {entity}-source-credentials, config: {{ batchSize: 500, tls: true }} }}
         produces: {entity}_raw@1.0.0",
         CONNECTORS[i % CONNECTORS.len()]
     )
@@ -582,7 +582,7 @@ fn operations(w: &mut String, s: &Spec<'_>) {
       - {{ name: {entity}-batch, mode: batch, image: {domain}/{name}-batch:{version} }}
   storage:
     - {{ name: warehouse, kind: analytics, engine: {}, size: {}Gi }}
-    - {{ name: lake, kind: object, engine: s3, bucket: synthetic-{name} }}
+    - {{ name: lake, kind: object, engine: s3, bucket: synthetic-{name}, cidr: 52.219.168.0/21 }}
   widgets:
     - name: {entity}-chart
       tag: {name}-chart

@@ -26,7 +26,17 @@ pub struct MeshSpec {
     pub environments: Vec<Environment>,
     #[serde(default)]
     pub defaults: MeshDefaults,
+    #[serde(default)]
+    pub platform: PlatformSettings,
     pub gitops: GitOps,
+}
+
+/// How the platform services reach the cluster around them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformSettings {
+    /// The API server's addresses, for the operator's egress; None: the private ranges.
+    pub api_server_cidrs: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -411,6 +421,10 @@ impl ConnectorType {
 pub struct Connector {
     #[serde(rename = "type")]
     pub kind: ConnectorType,
+    /// Where it connects: a Service in the cluster, or an outside name beside `cidr`.
+    pub host: Option<String>,
+    /// The addresses it connects to: its egress is limited to them.
+    pub cidr: Option<String>,
     pub secret_ref: Option<String>,
     #[serde(default)]
     pub config: BTreeMap<String, serde_json::Value>,
@@ -618,6 +632,52 @@ pub struct Storage {
     pub engine: Engine,
     pub size: Option<String>,
     pub bucket: Option<String>,
+    /// An object store's endpoint host.
+    pub host: Option<String>,
+    /// An object store's addresses: the product's egress to it is limited to them.
+    pub cidr: Option<String>,
+}
+
+impl Storage {
+    /// Whether the store runs outside the cluster, so its egress needs its addresses
+    /// (Pinot is shared but in the cluster, in its own namespace).
+    pub fn is_external(&self) -> bool {
+        self.engine == Engine::S3
+    }
+}
+
+/// Where a connector or an outside store is reached, as a NetworkPolicy can say it: an
+/// ipBlock needs addresses, so a name is either a Service in the cluster (its namespace) or
+/// comes with a CIDR.
+/// Templates see it as `{cidr}` or `{namespace}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Egress<'a> {
+    /// A CIDR: egress to these addresses only.
+    #[serde(rename = "cidr")]
+    Addresses(&'a str),
+    /// A Service `<service>.<namespace>.svc…`: egress to the pods of that namespace.
+    #[serde(rename = "namespace")]
+    Namespace(&'a str),
+}
+
+impl<'a> Egress<'a> {
+    /// From a `host` and a `cidr` (the CIDR wins: it is what a policy can match); None when
+    /// neither says where, or the host is outside the cluster without a CIDR.
+    pub fn of(host: Option<&'a str>, cidr: Option<&'a str>) -> Option<Self> {
+        match (cidr, host) {
+            (Some(cidr), _) => Some(Egress::Addresses(cidr)),
+            (None, Some(host)) => service_namespace(host).map(Egress::Namespace),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The namespace of an in-cluster Service name, `<service>.<namespace>.svc` with or
+/// without the cluster domain after it.
+pub fn service_namespace(host: &str) -> Option<&str> {
+    let mut parts = host.split('.');
+    let (_service, namespace, svc) = (parts.next()?, parts.next()?, parts.next()?);
+    (svc == "svc" && !namespace.is_empty()).then_some(namespace)
 }
 
 #[derive(Debug, Clone, Deserialize)]

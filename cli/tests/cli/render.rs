@@ -297,6 +297,136 @@ fn network_policies_follow_the_declared_ports() {
     assert!(deny["spec"].get("ingress").is_none() && deny["spec"].get("egress").is_none());
 }
 
+/// Every `to`/`from` peer of a policy's rules, as text: `cidr:<range>`, or the namespace and
+/// pod labels as `ns{k=v,…} pods{k=v,…}`.
+fn peers(rules: &Value) -> Vec<String> {
+    let labels = |v: &Value| {
+        let map = v["matchLabels"].as_object().cloned().unwrap_or_default();
+        let pairs: Vec<String> = map
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+            .collect();
+        pairs.join(",")
+    };
+    let mut found = Vec::new();
+    for rule in rules.as_array().into_iter().flatten() {
+        let ports: Vec<String> = rule["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| p["port"].to_string())
+            .collect();
+        for peer in rule["to"]
+            .as_array()
+            .or(rule["from"].as_array())
+            .into_iter()
+            .flatten()
+        {
+            let who = match peer["ipBlock"]["cidr"].as_str() {
+                Some(cidr) => format!("cidr:{cidr}"),
+                None => format!(
+                    "ns{{{}}} pods{{{}}}",
+                    labels(&peer["namespaceSelector"]),
+                    labels(&peer["podSelector"])
+                ),
+            };
+            found.push(format!("{who} :{}", ports.join(",")));
+        }
+    }
+    found
+}
+
+#[test]
+fn egress_goes_only_where_a_product_or_platform_service_says() {
+    let (_out, files) = rendered_examples();
+    for (path, text) in &files {
+        assert!(
+            !text.contains("0.0.0.0/0") && !text.contains("::/0"),
+            "{path} allows every address"
+        );
+    }
+    let orders = parse(
+        "egress",
+        &files["envs/dev/sales/sales-orders/networkpolicy-sales-orders-egress.yaml"],
+    );
+    let orders = peers(&orders["spec"]["egress"]);
+    // The shop's database (a CDC connector) and the S3 lake, at the CIDRs they name.
+    assert!(
+        orders.contains(&"cidr:10.40.20.0/24 :5432".to_owned()),
+        "{orders:?}"
+    );
+    assert!(
+        orders.contains(&"cidr:52.219.168.0/21 :443".to_owned()),
+        "{orders:?}"
+    );
+    let inventory = parse(
+        "egress",
+        &files["envs/dev/supply/inventory/networkpolicy-inventory-egress.yaml"],
+    );
+    // A Kafka connector at a Service in the cluster: that Service's namespace, nothing else.
+    assert_eq!(
+        peers(&inventory["spec"]["egress"])[0],
+        "ns{kubernetes.io/metadata.name=kafka} pods{} :9092"
+    );
+
+    let operator = parse("operator", &files["platform/networkpolicy-operator.yaml"]);
+    assert_eq!(
+        peers(&operator["spec"]["egress"]),
+        [
+            "ns{kubernetes.io/metadata.name=kube-system} pods{k8s-app=kube-dns} :53,53",
+            "cidr:10.0.0.0/8 :443,6443",
+            "cidr:172.16.0.0/12 :443,6443",
+            "cidr:192.168.0.0/16 :443,6443",
+            "ns{kubernetes.io/metadata.name=dappmesh-system} pods{app.kubernetes.io/instance=registry} :8080",
+        ]
+    );
+}
+
+#[test]
+fn the_registry_takes_reads_with_a_token_from_its_clients_and_metrics_on_its_own_port() {
+    let (_out, files) = rendered_examples();
+    let policy = parse("registry", &files["platform/networkpolicy-registry.yaml"]);
+    assert_eq!(
+        peers(&policy["spec"]["ingress"]),
+        [
+            "ns{kubernetes.io/metadata.name=dappmesh-system} pods{app.kubernetes.io/instance=dashboard} :8080",
+            "ns{kubernetes.io/metadata.name=dappmesh-system} pods{app.kubernetes.io/instance=operator} :8080",
+            "ns{app.kubernetes.io/part-of=acme,app.kubernetes.io/component=domain} pods{app.kubernetes.io/component=widget} :8080",
+            "ns{kubernetes.io/metadata.name=monitoring} pods{app.kubernetes.io/name=prometheus} :9090",
+        ]
+    );
+    let registry = parse("registry", &files["platform/statefulset-registry.yaml"]);
+    let container = &registry["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        args.windows(2).any(|w| w == ["--read-access", "token"]),
+        "{args:?}"
+    );
+    assert!(
+        args.windows(2).any(|w| w == ["--metrics-port", "9090"]),
+        "{args:?}"
+    );
+    assert_eq!(container["ports"][1]["name"], "metrics");
+    assert_eq!(container["ports"][1]["containerPort"], 9090);
+
+    let dashboard = parse("dashboard", &files["platform/deployment-dashboard.yaml"]);
+    let pod = &dashboard["spec"]["template"]["spec"];
+    let args = pod["containers"][0]["args"].to_string();
+    assert!(
+        args.contains(r#""--registry-token-file","/run/secrets/registry/token""#),
+        "{args}"
+    );
+    assert_eq!(
+        pod["volumes"][1]["secret"]["secretName"],
+        "dappmesh-dashboard-registry-token"
+    );
+}
+
 /// The `openAPIV3Schema` of a CRD file, as a validator (Kubernetes extensions are ignored).
 fn crd_validator(text: &str, name: &str) -> jsonschema::Validator {
     let crd = parse(name, text);

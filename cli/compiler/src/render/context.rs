@@ -75,7 +75,7 @@ pub struct MeshContext<'a> {
     name: &'a str,
     urn_prefix: &'a str,
     gitops: GitOpsContext<'a>,
-    platform: PlatformInstall,
+    platform: PlatformInstall<'a>,
 }
 
 #[derive(Serialize)]
@@ -91,11 +91,13 @@ struct GitOpsContext<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct PlatformInstall {
+struct PlatformInstall<'a> {
     namespace: &'static str,
     version: &'static str,
     registry_url: &'static str,
     images: PlatformImages,
+    /// Where the operator's egress to the API server goes.
+    api_server_cidrs: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -104,6 +106,11 @@ struct PlatformImages {
     registry: String,
     dashboard: String,
 }
+
+/// Where the API server is when the Mesh does not say: control planes sit on private
+/// addresses in kind, k3d, kubeadm and managed clusters with private endpoints; a mesh whose
+/// API server is elsewhere (a public endpoint) sets `spec.platform.apiServerCidrs`.
+const DEFAULT_API_SERVER_CIDRS: [&str; 3] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 
 pub fn mesh(mesh: &Mesh) -> MeshContext<'_> {
     let version = env!("CARGO_PKG_VERSION");
@@ -129,6 +136,10 @@ pub fn mesh(mesh: &Mesh) -> MeshContext<'_> {
                 registry: format!("ghcr.io/dappmesh/registry:{version}"),
                 dashboard: format!("ghcr.io/dappmesh/dashboard:{version}"),
             },
+            api_server_cidrs: mesh.spec.platform.api_server_cidrs.as_ref().map_or_else(
+                || DEFAULT_API_SERVER_CIDRS.to_vec(),
+                |cidrs| cidrs.iter().map(String::as_str).collect(),
+            ),
         },
     }
 }

@@ -12,8 +12,8 @@ use super::context::{
 };
 use super::contract;
 use crate::model::{
-    DataProduct, Engine, Environment, InputPort, OutputPort, PipelineMode, Resources, Status,
-    Storage, StorageKind, Widget,
+    DataProduct, Egress, Engine, Environment, InputPort, OutputPort, PipelineMode, Resources,
+    Status, Storage, StorageKind, Widget,
 };
 use crate::validate::{Doc, Validated};
 
@@ -54,6 +54,10 @@ struct StorageContext<'a> {
     port: u16,
     port_name: &'static str,
     in_cluster: bool,
+    /// An outside store's endpoint host, when the product names one.
+    host: Option<&'a str>,
+    /// Where an outside store's egress goes; null for stores in the cluster.
+    destination: Option<Egress<'a>>,
     credentials_secret: String,
     resources: Value,
     pinot: Option<Value>,
@@ -127,6 +131,8 @@ struct ConnectorContext<'a> {
     kind: &'static str,
     port: u16,
     secret_ref: &'a Option<String>,
+    /// Where its egress goes (validation makes sure there is one).
+    destination: Option<Egress<'a>>,
 }
 
 #[derive(Serialize)]
@@ -138,6 +144,8 @@ struct ProviderContext<'a> {
     in_cluster: bool,
     engine: Engine,
     storage_instance: String,
+    /// Where egress to the provider's store goes when it is outside the cluster.
+    destination: Option<Egress<'a>>,
 }
 
 #[derive(Serialize)]
@@ -263,6 +271,8 @@ fn storage<'a>(of: &Of<'a>, s: &'a Storage) -> StorageContext<'a> {
         port: facts.port,
         port_name: facts.port_name,
         in_cluster: facts.in_cluster,
+        host: s.host.as_deref(),
+        destination: outside(s),
         credentials_secret: resource_name(&[of.name(), &s.name, "credentials"]),
         resources: of.resources(None),
         pinot: (s.engine == Engine::Pinot).then(|| pinot(of.doc, s)),
@@ -383,6 +393,7 @@ fn input_port<'a>(i: &'a InputPort, products: &Products<'a>) -> InputPortContext
             in_cluster: facts.in_cluster,
             engine: store.engine,
             storage_instance: short_name(&[&r.name, &store.name], MAX_OWNER_NAME),
+            destination: outside(store),
         })
     });
     InputPortContext {
@@ -391,9 +402,17 @@ fn input_port<'a>(i: &'a InputPort, products: &Products<'a>) -> InputPortContext
             kind: c.kind.as_str(),
             port: connector_port(c),
             secret_ref: &c.secret_ref,
+            destination: Egress::of(c.host.as_deref(), c.cidr.as_deref()),
         }),
         provider,
     }
+}
+
+/// Where egress to a store outside the cluster goes.
+fn outside(s: &Storage) -> Option<Egress<'_>> {
+    s.is_external()
+        .then(|| Egress::of(s.host.as_deref(), s.cidr.as_deref()))
+        .flatten()
 }
 
 fn widget<'a>(of: &Of<'a>, w: &'a Widget) -> WidgetContext<'a> {

@@ -3,6 +3,7 @@
 
 mod evolution;
 mod names;
+mod network;
 mod ports;
 mod product;
 mod widgets;
@@ -83,6 +84,7 @@ pub(super) fn check(sorted: &Sorted) -> Vec<Diagnostic> {
             product::check(doc, &mut found);
             evolution::check(doc, &mut found);
             widgets::check(doc, &mut found);
+            network::check(doc, &mut found);
             found
         })
         .collect();
