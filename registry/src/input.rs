@@ -72,7 +72,28 @@ pub fn check_remote_url(field: &str, text: &str) -> Result<(), Invalid> {
     if let Some(refusal) = refusal {
         return Err(refusal_error(field, refusal));
     }
+    if let Some(Host::Domain(name)) = url.host()
+        && !is_dns_name(name)
+    {
+        return Err(Invalid::new(
+            field,
+            "must name its host by a DNS name (letters, digits, '-' and '_' in dot-separated labels) or an IP address",
+        ));
+    }
     check_url_host(field, text)
+}
+
+/// A host name a resolver can look up: labels of `[a-z0-9_-]` (the WHATWG parser has
+/// lowercased it), none empty but a last one after a trailing dot. The parser itself also
+/// takes names such as `a*b` or `a..b`, which no resolver answers for.
+fn is_dns_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    name.split('.').all(|label| {
+        !label.is_empty()
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_'))
+    })
 }
 
 /// Why a request body was refused.
@@ -279,6 +300,20 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[test]
+    fn hosts_are_names_a_resolver_can_look_up() {
+        for url in [
+            "http://a*b/x.js",
+            "http://a..b/x.js",
+            "http://a!.b/",
+            "http://0.0.0.0.0.a*/",
+        ] {
+            assert!(check_url("u", url).is_ok(), "{url}");
+            assert!(check_remote_url("u", url).is_err(), "{url}");
+        }
+        assert_eq!(check_remote_url("u", "http://Cdn_1.Example./b.js"), Ok(()));
     }
 
     proptest::proptest! {

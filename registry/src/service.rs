@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde::de::{self, Deserializer};
 use serde_json::value::RawValue;
 
 use registry_api::text::{Invalid, StringMap, check_text};
@@ -26,7 +27,21 @@ struct ServiceSpec {
     web_component: Option<WebComponentSpec>,
     label: Option<String>,
     tags: Option<StringMap<MAX_TAGS>>,
+    #[serde(default, deserialize_with = "whole_seconds")]
     ttl_seconds: Option<u64>,
+}
+
+/// A number of seconds: an integer as JSON Schema counts them, so `30.0` is 30 too.
+fn whole_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    n.as_u64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(f))
+                .map(|f| f as u64)
+        })
+        .map(Some)
+        .ok_or_else(|| de::Error::custom("ttlSeconds must be a whole number of seconds"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,6 +169,19 @@ mod tests {
         .unwrap();
         assert_eq!(reg.widget.unwrap().tag, "w-x");
         assert_eq!(reg.ttl, Duration::from_secs(30));
+        // JSON Schema's integers include 30.0; the OpenAPI document says integer.
+        assert_eq!(
+            parse(r#"{"ttlSeconds":30.0}"#).unwrap().ttl,
+            Duration::from_secs(30)
+        );
+        for bad in [
+            r#"{"ttlSeconds":1.5}"#,
+            r#"{"ttlSeconds":-1}"#,
+            r#"{"ttlSeconds":1e300}"#,
+            r#"{"ttlSeconds":"5"}"#,
+        ] {
+            assert!(matches!(parse(bad), Err(BodyError::Invalid(_))), "{bad}");
+        }
         assert!(parse("{}").unwrap().widget.is_none());
     }
 
@@ -166,6 +194,7 @@ mod tests {
             (r#"{"tags":{"":"v"}}"#, "tags"),
             (r#"{"tags":{"k":"v\u2066"}}"#, "tags.k"),
             (r#"{"ttlSeconds":0}"#, "ttlSeconds"),
+            (r#"{"ttlSeconds":0.0}"#, "ttlSeconds"),
             (
                 r#"{"webComponent":{"jsUrl":"javascript:alert(1)","componentId":"<w-x></w-x>"}}"#,
                 "webComponent.jsUrl",

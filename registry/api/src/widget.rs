@@ -21,7 +21,7 @@ pub const MAX_ATTRIBUTE_NAME_LEN: usize = 64;
 pub const MAX_ATTRIBUTE_VALUE_LEN: usize = 1024;
 
 /// Names the HTML standard reserves (they contain a hyphen but belong to SVG and MathML).
-const RESERVED_TAGS: [&str; 8] = [
+pub const RESERVED_TAGS: [&str; 8] = [
     "annotation-xml",
     "color-profile",
     "font-face",
