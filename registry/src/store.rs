@@ -62,6 +62,23 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error(
+        "{path} is not a SQLite database ({detail}); restore it from a backup, or move it away to start with an empty registry"
+    )]
+    NotADatabase { path: PathBuf, detail: String },
+    #[error(
+        "{path} is truncated or damaged ({detail}); restore it from a backup, or move it away to start with an empty registry"
+    )]
+    Damaged { path: PathBuf, detail: String },
+    #[error(
+        "{path} is empty (0 bytes), which is never a registry database (the registry creates its file complete); restore it from a backup, or delete it to start with an empty registry"
+    )]
+    Empty { path: PathBuf },
+    #[error("cannot create {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the database has schema version {found}, newer than this binary's {known}")]
     NewerSchema { found: i64, known: usize },
     #[error("SQLite refused WAL journaling (journal_mode is {0})")]
@@ -78,7 +95,39 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+/// Which fault an SQLite error at open time is, for the file at `path`.
+fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
+    let path = path.to_path_buf();
+    match source.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Locked { path, source }
+        }
+        Some(rusqlite::ErrorCode::NotADatabase) => StoreError::NotADatabase {
+            path,
+            detail: source.to_string(),
+        },
+        Some(rusqlite::ErrorCode::DatabaseCorrupt) => StoreError::Damaged {
+            path,
+            detail: source.to_string(),
+        },
+        _ => StoreError::Open { path, source },
+    }
+}
+
 impl StoreError {
+    /// Names the file in a fault found while opening it.
+    fn naming(self, path: &Path) -> StoreError {
+        match self {
+            StoreError::Sqlite(source) => classify(path, source),
+            StoreError::Locked { source, .. } => classify(path, source),
+            StoreError::Damaged { detail, .. } => StoreError::Damaged {
+                path: path.to_path_buf(),
+                detail,
+            },
+            other => other,
+        }
+    }
+
     /// Whether SQLite could not write for lack of space (`SQLITE_FULL`: the disk or the
     /// file system's quota is full).
     pub fn is_disk_full(&self) -> bool {
@@ -141,17 +190,82 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) the database in `dir`.
+    ///
+    /// A missing file is created complete (schema included) under a temporary name and
+    /// renamed into place, so a file of the real name is never one the registry left half
+    /// made: an empty one is refused rather than taken for a new database (it would start
+    /// the registry empty over a botched restore), and a damaged one is named with its
+    /// fault (a quick check runs at every start).
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
             path: dir.to_path_buf(),
             source,
         })?;
         let path = dir.join(FILE_NAME);
-        let conn = Connection::open(&path).map_err(|source| StoreError::Open {
+        match std::fs::metadata(&path) {
+            Ok(m) if m.len() == 0 => return Err(StoreError::Empty { path }),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create(dir, &path)?,
+            Err(source) => return Err(StoreError::Create { path, source }),
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
             path: path.clone(),
             source,
         })?;
-        Self::configure(conn, Some(path))
+        let store = Self::configure(conn, Some(path.clone())).map_err(|e| e.naming(&path))?;
+        store.check().map_err(|e| e.naming(&path))?;
+        Ok(store)
+    }
+
+    /// Makes a new database at `path`: built under a temporary name, synced, renamed.
+    fn create(dir: &Path, path: &Path) -> Result<(), StoreError> {
+        let tmp = dir.join(format!("{FILE_NAME}.new"));
+        let io = |source| StoreError::Create {
+            path: path.to_path_buf(),
+            source,
+        };
+        // A leftover of a start killed before its rename: never the real database.
+        for stray in [tmp.clone(), dir.join(format!("{FILE_NAME}.new-journal"))] {
+            match std::fs::remove_file(&stray) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+                _ => {}
+            }
+        }
+        {
+            let conn = Connection::open(&tmp).map_err(|source| StoreError::Open {
+                path: tmp.clone(),
+                source,
+            })?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            let mut fresh = Store { conn };
+            fresh.migrate()?;
+        }
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)
+    }
+
+    /// SQLite's quick check: page structure, so a truncated or damaged file fails at
+    /// start, naming the fault, instead of at the first read of a missing page.
+    fn check(&self) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA quick_check(1)")?;
+        let verdict: String = stmt.query_row([], |r| r.get(0))?;
+        if verdict == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Damaged {
+                path: PathBuf::new(),
+                detail: verdict,
+            })
+        }
     }
 
     /// An in-memory database with the same schema, for tests.
@@ -501,6 +615,70 @@ mod tests {
             Store::open(&dir),
             Err(StoreError::NewerSchema { found: 99, .. })
         ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_files_are_named_with_their_fault() {
+        let dir = temp_dir("faults");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(FILE_NAME);
+        std::fs::write(&path, "not a database at all\n".repeat(500)).unwrap();
+        let e = Store::open(&dir).err().expect("garbage is refused");
+        assert!(matches!(e, StoreError::NotADatabase { .. }), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "{} is not a SQLite database (file is not a database)",
+                path.display()
+            )),
+            "{text}"
+        );
+
+        std::fs::write(&path, "").unwrap();
+        let e = Store::open(&dir).err().expect("an empty file is refused");
+        assert!(matches!(e, StoreError::Empty { .. }), "{e}");
+        assert!(e.to_string().contains("is empty (0 bytes)"), "{e}");
+
+        std::fs::remove_file(&path).unwrap();
+        {
+            let mut store = Store::open(&dir).unwrap();
+            let tx = store.begin().unwrap();
+            for i in 0..300 {
+                tx.put_registration(&row(&format!("w{i:03}"), &"x".repeat(500), 1))
+                    .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let len = std::fs::metadata(&path).unwrap().len();
+        assert!(len > 100_000, "{len}");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len / 2)
+            .unwrap();
+        let e = Store::open(&dir)
+            .err()
+            .expect("a truncated file is refused");
+        assert!(matches!(e, StoreError::Damaged { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{} is truncated or damaged (", path.display())),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_new_database_appears_complete_and_a_stray_one_is_removed() {
+        let dir = temp_dir("create");
+        std::fs::create_dir_all(&dir).unwrap();
+        // What a start killed before its rename leaves.
+        std::fs::write(dir.join(format!("{FILE_NAME}.new")), "half").unwrap();
+        Store::open(&dir).unwrap();
+        assert!(!dir.join(format!("{FILE_NAME}.new")).exists());
+        assert!(std::fs::metadata(dir.join(FILE_NAME)).unwrap().len() > 0);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -131,3 +131,62 @@ async fn a_full_disk_answers_507_turns_ready_red_and_logs_once() {
     assert!(!log.contains("write failed"), "no line per request:\n{log}");
     drop(server);
 }
+
+/// Runs `registry serve` on `data`, which must fail at start; returns its log.
+fn refused_start(data: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_registry"))
+        .args(["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir"])
+        .arg(data)
+        .args(["--tokens", &tokens()])
+        .output()
+        .expect("registry runs");
+    assert!(!out.status.success(), "it started on {}", data.display());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn bad_database_files_stop_the_server_with_a_message_naming_them() {
+    let dir = TempDir::new("bad-files");
+    let data = dir.path().join("data");
+    let file = data.join("registry.sqlite3");
+    let shown = file.display().to_string();
+
+    // A database with some content, stopped cleanly (its WAL checkpointed into the file).
+    let mut server = Server::start(dir.path(), &[]);
+    let c = client();
+    for i in 0..200 {
+        register(&c, &server.url, &format!("w{i}"), &big_body(i)).await;
+    }
+    assert!(server.terminate().success());
+    let len = std::fs::metadata(&file).unwrap().len();
+    assert!(len > 200_000, "{len}");
+
+    let good = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &good[..good.len() / 2]).unwrap();
+    let log = refused_start(&data);
+    assert!(
+        log.contains(&format!("{shown} is truncated or damaged (")),
+        "{log}"
+    );
+    assert!(!log.contains("in use by another"), "{log}");
+
+    std::fs::write(&file, b"PK\x03\x04 a zip file, say".repeat(300)).unwrap();
+    let log = refused_start(&data);
+    assert!(
+        log.contains(&format!(
+            "{shown} is not a SQLite database (file is not a database)"
+        )),
+        "{log}"
+    );
+
+    std::fs::write(&file, b"").unwrap();
+    let log = refused_start(&data);
+    assert!(
+        log.contains(&format!("{shown} is empty (0 bytes)")),
+        "{log}"
+    );
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 0, "left as it was");
+    for line in log.lines().filter(|l| l.contains("ERROR")) {
+        println!("{line}");
+    }
+}
