@@ -8,6 +8,7 @@
 #
 # Usage: registry/tests/schemathesis.sh   (from anywhere; needs python3 with venv)
 # Longer: ST_MAX_EXAMPLES=500 ST_MAX_TIME=1800 registry/tests/schemathesis.sh
+# Another binary: REGISTRY_BIN=path/to/registry registry/tests/schemathesis.sh
 #
 # The event streams (/api/v1/watch/*) are left out: they never end, so every request
 # would time out; their routing is tested in tests/registry/watch.rs.
@@ -28,7 +29,12 @@ if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
   cp "$requirements" "$venv/requirements.txt"
 fi
 
-cargo build --quiet -p registry --locked
+# REGISTRY_BIN runs an already built registry instead of building target/debug/registry.
+bin=${REGISTRY_BIN:-}
+if [[ -z $bin ]]; then
+  cargo build --quiet -p registry --locked
+  bin=target/debug/registry
+fi
 
 tmp=$(mktemp -d)
 pid=
@@ -43,7 +49,7 @@ trap cleanup EXIT
 
 token="st-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 mkfifo "$tmp/ready"
-target/debug/registry serve --host 127.0.0.1 --port 0 --data-dir "$tmp/data" \
+"$bin" serve --host 127.0.0.1 --port 0 --data-dir "$tmp/data" \
   --tokens "$token registry:* products:* read" >"$tmp/ready" 2>"$tmp/registry.log" &
 pid=$!
 read -r -t 20 line <"$tmp/ready" || true

@@ -267,7 +267,7 @@ fn watch_params() -> Value {
          "schema": {"type": "integer", "minimum": 0, "maximum": u64::MAX}},
         {"name": "wait", "in": "query", "required": false,
          "description": format!("How long a blocking query may wait: whole seconds or a duration such as `30s`, `1m30s` (default 60s; anything longer than {}s waits {}s).", MAX_WAIT.as_secs(), MAX_WAIT.as_secs()),
-         "schema": {"type": "string", "maxLength": 64, "pattern": wait_pattern()}}
+         "schema": {"type": "string", "pattern": wait_pattern()}}
     ])
 }
 
