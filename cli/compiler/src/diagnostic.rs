@@ -123,6 +123,14 @@ pub const CATALOG: &[(&str, &str)] = &[
         "Nesting is deeper than the loader accepts.",
     ),
     (
+        "yaml::too-many-documents",
+        "A file holds more than 10,000 documents; the file is not checked further.",
+    ),
+    (
+        "yaml::too-many-nodes",
+        "A file holds more than 1,000,000 values (keys, scalars and collections); the file is not checked further.",
+    ),
+    (
         "yaml::alias-expansion",
         "Aliases expand to more nodes than the loader accepts (alias bomb).",
     ),
@@ -268,8 +276,24 @@ pub const CATALOG: &[(&str, &str)] = &[
         "widget::attribute",
         "A widget prop is not an attribute the registry accepts.",
     ),
+    (
+        "network::no-destination",
+        "A connector, or a store outside the cluster (s3), names neither `host` nor `cidr`: its egress would be open to every address on its port.",
+    ),
+    (
+        "network::outside-host",
+        "A connector or outside store names a `host` outside the cluster without a `cidr`: a NetworkPolicy matches addresses and namespaces, not DNS names.",
+    ),
+    (
+        "network::cidr",
+        "A `cidr` is not an address range a NetworkPolicy can use (no prefix, bits set past it, or `/0`).",
+    ),
     ("unused::storage", "Storage that no port or snapshot uses."),
     ("unused::secret", "A secret no connector uses."),
+    (
+        "report::truncated",
+        "More than 1,000 diagnostics were found; the first 1,000 are shown and this says how many more there are.",
+    ),
 ];
 
 pub fn describe(code: &str) -> Option<&'static str> {

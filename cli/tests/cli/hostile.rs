@@ -32,10 +32,15 @@ const HOSTILE: &str = "mesh/products/hostile.yaml";
 
 /// Runs `dappctl <args>` in `dir` under the address-space cap and the watchdog.
 fn bounded(args: &[&str], dir: &Path) -> Output {
+    bounded_in(args, dir, ADDRESS_SPACE_KIB)
+}
+
+/// [`bounded`] with an address-space cap of `kib`.
+fn bounded_in(args: &[&str], dir: &Path, kib: u64) -> Output {
     let program = dappctl().get_program().to_owned();
     let mut child = Command::new("sh")
         .arg("-c")
-        .arg(format!(r#"ulimit -v {ADDRESS_SPACE_KIB}; exec "$0" "$@""#))
+        .arg(format!(r#"ulimit -v {kib}; exec "$0" "$@""#))
         .arg(program)
         .args(args)
         .current_dir(dir)
@@ -372,6 +377,58 @@ fn a_100_mb_file_is_refused_by_its_size() {
     drop(file);
     let report = refused(&dir, &["yaml::too-large"]);
     assert_eq!(diagnostics(&report).len(), 1, "{}", show(&report));
+}
+
+/// A file of 200,000 empty-ish documents took 31 s and 977 MB; 1.5 million grew past 3 GB.
+#[test]
+fn two_hundred_thousand_tiny_documents() {
+    let dir = example_mesh("documents");
+    dir.write(HOSTILE, "a: 1\n---\n".repeat(200_000));
+    let report = refused(&dir, &["yaml::too-many-documents"]);
+    assert_eq!(diagnostics(&report).len(), 1, "{}", show(&report));
+    // The 10,001st document starts at the `---` on line 20,000.
+    assert_eq!(diagnostics(&report)[0]["line"], 20_000, "{}", show(&report));
+}
+
+/// Memory follows nodes, not bytes: 16 MiB of `[1,1,…]` is eight million nodes, and took
+/// more than a gigabyte. It is refused at the node limit, well inside 700 MB of address space
+/// (the debug binary and its threads included).
+#[test]
+fn sixteen_mib_of_tiny_values_stay_within_bounded_memory() {
+    let dir = example_mesh("nodes");
+    let values = (16 << 20) / 2 - 64;
+    dir.write(HOSTILE, format!("x: [{}1]\n", "1,".repeat(values)));
+    let out = bounded_in(
+        &["validate", "--format", "json", "mesh"],
+        dir.path(),
+        700_000,
+    );
+    let stdout = ran_cleanly(&out, "validate --format json (700 MB)", 1);
+    assert!(stdout.contains("yaml::too-many-nodes"), "{}", head(&stdout));
+    refused(&dir, &["yaml::too-many-nodes"]);
+}
+
+/// However many problems a tree has, the report shows the first thousand and counts the rest,
+/// and still fails.
+#[test]
+fn diagnostics_past_a_thousand_are_counted_not_shown() {
+    let dir = example_mesh("diagnostics");
+    dir.write(HOSTILE, "a: 1\n---\n".repeat(1_500));
+    let out = bounded(&["validate", "--format", "json", "mesh"], dir.path());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a json report");
+    let found = diagnostics(&report);
+    assert_eq!(found.len(), 1_001, "{}", head(&show(&report)));
+    let last = &found[1_000];
+    assert_eq!(last["code"], "report::truncated", "{}", show(last));
+    assert_eq!(last["severity"], "error", "{}", show(last));
+    assert!(
+        last["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("500 more diagnostics")),
+        "{}",
+        show(last)
+    );
 }
 
 #[test]

@@ -77,11 +77,16 @@ fn every_catalogued_code_has_a_fixture() {
         .iter()
         .map(|(code, _)| *code)
         .filter(|code| {
-            // yaml::too-large and schema::too-many need inputs too big to keep as fixtures:
-            // the hostile tests show them.
+            // These need inputs too big to keep as fixtures: the hostile tests show them.
             !matches!(
                 *code,
-                "internal::model" | "schema::invalid" | "yaml::too-large" | "schema::too-many"
+                "internal::model"
+                    | "schema::invalid"
+                    | "yaml::too-large"
+                    | "schema::too-many"
+                    | "yaml::too-many-documents"
+                    | "yaml::too-many-nodes"
+                    | "report::truncated"
             )
         })
         .filter(|code| !all.contains(&format!("# expect: {code} ")))

@@ -447,6 +447,18 @@ fn yaml_diagnostic(file: usize, error: YamlError, limits: Limits) -> Diagnostic 
             "no spec nests more than a few levels; at most {} are accepted",
             limits.max_depth
         )),
+        YamlErrorKind::TooManyDocuments(most) => Diagnostic::error(
+            "yaml::too-many-documents",
+            format!("the file holds more than {most} documents"),
+        )
+        .label("this document is one too many")
+        .help("split the specs over several files; a mesh has a file per product or domain"),
+        YamlErrorKind::TooManyNodes(most) => Diagnostic::error(
+            "yaml::too-many-nodes",
+            format!("the file holds more than {most} values"),
+        )
+        .label("the limit is reached here")
+        .help("no spec is this large; if the file is generated, split it over several files"),
         YamlErrorKind::AliasExpansion(limit) => Diagnostic::error(
             "yaml::alias-expansion",
             format!(

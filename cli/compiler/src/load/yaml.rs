@@ -22,6 +22,14 @@ pub struct Limits {
     /// What anchors and aliases may copy in one file, in bytes of text plus [`NODE_COST`]
     /// per node: aliases copy whole trees, so a small file can otherwise expand without end.
     pub max_copy: usize,
+    /// Most documents in one file: each costs memory and checks whatever its size, so a
+    /// file of `---` lines (four bytes a document) would otherwise cost a gigabyte.
+    pub max_documents: usize,
+    /// Most nodes (scalars and collections, keys included) in one file. Memory follows the
+    /// nodes, not the bytes: `[1,1,1,…]` is a node per two bytes, and a 16 MiB file of it
+    /// took more than a gigabyte. A spec file has hundreds of nodes; a generated mesh in one
+    /// file, tens of thousands.
+    pub max_nodes: usize,
 }
 
 /// The cost of one node in [`Limits::max_copy`], beside the bytes of its text.
@@ -32,6 +40,8 @@ impl Default for Limits {
         Limits {
             max_depth: 64,
             max_copy: 4 * 1024 * 1024,
+            max_documents: 10_000,
+            max_nodes: 1_000_000,
         }
     }
 }
@@ -50,6 +60,8 @@ pub enum YamlErrorKind {
     Syntax(String),
     DuplicateKey(String),
     TooDeep(usize),
+    TooManyDocuments(usize),
+    TooManyNodes(usize),
     AliasExpansion(usize),
     UnknownAlias,
     ComplexKey,
@@ -207,6 +219,8 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
     };
 
     let mut documents = Vec::new();
+    let mut started = 0;
+    let mut nodes = 0;
     let mut trees = Builder::new(limits);
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(syntax)?;
@@ -214,9 +228,31 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
         if matches!(event, Event::SequenceStart(..) | Event::MappingStart(..)) {
             trees.may_open(span)?;
         }
+        if matches!(
+            event,
+            Event::SequenceStart(..)
+                | Event::MappingStart(..)
+                | Event::Scalar(..)
+                | Event::Alias(_)
+        ) {
+            nodes += 1;
+            if nodes > limits.max_nodes {
+                return Err(YamlError::at(
+                    YamlErrorKind::TooManyNodes(limits.max_nodes),
+                    span,
+                ));
+            }
+        }
         let done = match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing => continue,
             Event::DocumentStart(_) => {
+                started += 1;
+                if started > limits.max_documents {
+                    return Err(YamlError::at(
+                        YamlErrorKind::TooManyDocuments(limits.max_documents),
+                        span,
+                    ));
+                }
                 trees.anchors.clear();
                 continue;
             }

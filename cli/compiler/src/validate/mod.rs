@@ -228,6 +228,7 @@ fn conclude(loaded: Loaded<Checked>) -> Outcome {
 
     diagnostics.extend(rules::check(&sorted));
     sort(&mut diagnostics);
+    cap(&mut diagnostics);
     let has_errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
     let validated = if has_errors || sorted.meshes.len() != 1 {
         None
@@ -324,6 +325,36 @@ fn typed<T: DeserializeOwned>(
             broken(kind, &serde_json::Value::Null, vec![d])
         }
     }
+}
+
+/// Diagnostics a report shows: a hostile or generated tree can have a million, and no
+/// reader gets past the first few hundred.
+pub const MAX_REPORTED: usize = 1000;
+
+/// Keeps the first [`MAX_REPORTED`] diagnostics (in report order) and says what was left out,
+/// as an error if any left out was one, so the exit code stays what it would have been.
+fn cap(diagnostics: &mut Vec<Diagnostic>) {
+    if diagnostics.len() <= MAX_REPORTED {
+        return;
+    }
+    let dropped = &diagnostics[MAX_REPORTED..];
+    let errors = dropped
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = dropped.len() - errors;
+    let message = format!(
+        "{} more diagnostics are not shown ({errors} errors, {warnings} warnings)",
+        dropped.len()
+    );
+    let help = "fix the ones shown and run again, or validate fewer files at a time";
+    let note = if errors > 0 {
+        Diagnostic::error("report::truncated", message)
+    } else {
+        Diagnostic::warning("report::truncated", message)
+    };
+    diagnostics.truncate(MAX_REPORTED);
+    diagnostics.push(note.help(help));
 }
 
 /// Diagnostics in a stable order: by file (files are loaded in path order), then position,
