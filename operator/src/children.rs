@@ -1,6 +1,7 @@
 //! The objects a DataProduct owns: applied with server-side apply as `dappmesh-operator`,
-//! forcing (the operator owns them), each with an owner reference to the product; and those
-//! it no longer renders, found by label and owner reference, deleted.
+//! each with an owner reference to the product, never taking over what is not the
+//! product's (an object someone else made, or a field another manager holds is a conflict the
+//! status names); and those it no longer renders, found by label and owner reference, deleted.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -77,16 +78,28 @@ fn owner_reference(owner: &DataProduct) -> Value {
     })
 }
 
-/// Applies every child; returns what was applied, as `kind/name`.
+/// What an apply did: the children applied, and those left alone because they are not the
+/// product's to change, each as `kind/name: why`.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub applied: Vec<ChildRef>,
+    pub conflicts: Vec<String>,
+    /// Every child rendered, applied or not: what pruning keeps.
+    pub rendered: Vec<ChildRef>,
+}
+
+/// Applies every child that is new or already the product's; returns what was applied and
+/// what was refused. Without force: a field another manager owns is a 409, reported, not
+/// overwritten.
 pub async fn apply(
     client: &Client,
     kinds: &Kinds,
     owner: &DataProduct,
     children: Vec<Value>,
-) -> Result<Vec<ChildRef>> {
+) -> Result<Applied> {
     let namespace = owner.metadata.namespace.clone().unwrap_or_default();
-    let params = PatchParams::apply(MANAGER).force();
-    let mut applied = Vec::with_capacity(children.len());
+    let params = PatchParams::apply(MANAGER);
+    let mut outcome = Applied::default();
     for mut child in children {
         let Some(gvk) = gvk_of(&child) else {
             return Err(Error::Render(
@@ -98,6 +111,8 @@ pub async fn apply(
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
+        let child_ref = format!("{}/{name}", gvk.kind);
+        outcome.rendered.push(child_ref.clone());
         child["metadata"]["ownerReferences"] = json!([owner_reference(owner)]);
         let (resource, namespaced) = kinds.resolve(client, &gvk).await?;
         let api: Api<DynamicObject> = if namespaced {
@@ -105,10 +120,50 @@ pub async fn apply(
         } else {
             Api::all_with(client.clone(), &resource)
         };
-        api.patch(&name, &params, &Patch::Apply(&child)).await?;
-        applied.push(format!("{}/{name}", gvk.kind));
+        if let Some(live) = api.get_opt(&name).await?
+            && let Some(why) = foreign(&live, owner)
+        {
+            outcome.conflicts.push(format!("{child_ref}: {why}"));
+            continue;
+        }
+        match api.patch(&name, &params, &Patch::Apply(&child)).await {
+            Ok(_) => outcome.applied.push(child_ref),
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                outcome
+                    .conflicts
+                    .push(format!("{child_ref}: {}", e.message));
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    Ok(applied)
+    Ok(outcome)
+}
+
+/// Why an existing object is not the product's to change, if it is not: controlled by
+/// something else, or neither controlled by the product nor rendered for it (its label).
+/// An object `dappctl` or Argo CD applied from the same render carries the label and no
+/// other controller: the product adopts it.
+fn foreign(live: &DynamicObject, owner: &DataProduct) -> Option<String> {
+    let uid = owner.metadata.uid.as_deref();
+    let controller = live
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true));
+    match controller {
+        Some(c) if Some(c.uid.as_str()) == uid => None,
+        Some(c) => Some(format!("exists and is controlled by {} {}", c.kind, c.name)),
+        None => {
+            let label = live
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("dappmesh.io/product"));
+            (label != owner.metadata.name.as_ref())
+                .then(|| "exists and was not created by the operator for this product".into())
+        }
+    }
 }
 
 /// Deletes the children of `owner` that are not in `keep`: objects of the owned kinds in its

@@ -133,7 +133,8 @@ async fn apply(product: &DataProduct, ctx: &Context) -> Result<Action> {
         }
     };
     let endpoints = status::endpoints(&children);
-    let applied = children::apply(&ctx.client, &ctx.kinds, product, children).await?;
+    let outcome = children::apply(&ctx.client, &ctx.kinds, product, children).await?;
+    let applied = outcome.applied;
     if is_new(product, &applied) {
         let generation = product.metadata.generation.unwrap_or_default();
         let text = format!(
@@ -142,10 +143,36 @@ async fn apply(product: &DataProduct, ctx: &Context) -> Result<Action> {
         );
         note(ctx, product, EventType::Normal, "Applied", "Apply", &text).await;
     }
-    let removed = children::prune(&ctx.client, &ctx.kinds, product, &applied).await?;
+    // A child left alone for a conflict is still rendered: it is not pruned.
+    let removed = children::prune(&ctx.client, &ctx.kinds, product, &outcome.rendered).await?;
     if !removed.is_empty() {
         let text = format!("no longer rendered: {}", removed.join(", "));
         note(ctx, product, EventType::Normal, "Pruned", "Delete", &text).await;
+    }
+    if !outcome.conflicts.is_empty() {
+        let message = format!(
+            "not overwritten (the product does not own them): {}",
+            outcome.conflicts.join("; ")
+        );
+        if !was_stalled(product) {
+            note(
+                ctx,
+                product,
+                EventType::Warning,
+                "Conflict",
+                "Apply",
+                &message,
+            )
+            .await;
+        }
+        let phase = Phase::Stalled {
+            reason: "Conflict",
+            message,
+        };
+        write_status(ctx, product, &phase, &applied, &endpoints, None).await?;
+        // A foreign object carries none of the product's labels, so no watch sees it go:
+        // look again after a while.
+        return Ok(Action::requeue(Duration::from_secs(60)));
     }
     let (registry, retry) = register(ctx, product, &endpoints).await;
     write_status(

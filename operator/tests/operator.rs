@@ -646,7 +646,14 @@ async fn registry_on(port: u16, dir: &std::path::Path) {
         tokens: Arc::new(tokens),
         reads: ReadAccess::Open,
         metrics: Arc::new(Metrics::default()),
-        watchers: Arc::new(tokio::sync::Semaphore::new(16)),
+        watchers: Arc::new(registry::http::watch::Watchers::new(
+            registry::http::watch::WatcherLimits {
+                max: 16,
+                reserve: 0,
+                per_client: 16,
+                per_token: 16,
+            },
+        )),
         shutdown: stopped,
         cors_origins: Vec::new(),
     };
@@ -803,5 +810,82 @@ async fn refusals_and_conflicts_from_the_api_server_are_retried_until_it_converg
         metrics.contains("dappmesh_operator_reconcile_failures_total{reason=\"kube\"}"),
         "{metrics}"
     );
+    let _ = stop.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_the_product_does_not_own_is_never_overwritten_and_the_status_names_it() {
+    let cluster = start_with("foreign", false, None).await;
+    // Someone else's Service where the product's output port would go: no labels of the
+    // product, no owner.
+    let foreign = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "orders-orders-api", "namespace": "sales",
+                     "labels": {"team": "someone-else"}},
+        "spec": {"selector": {"app": "theirs"}, "ports": [{"name": "http", "port": 80}]},
+    });
+    cluster.server.apply_as("kubectl", foreign).unwrap();
+    // The product's own database, rendered for it (the label), scaled by hand: a field
+    // another manager owns.
+    let mut scaled =
+        cluster.rendered["envs/dev/sales/orders/statefulset-orders-orders-db.yaml"].clone();
+    scaled["spec"]["replicas"] = json!(3);
+    cluster.server.apply_as("kubectl-scale", scaled).unwrap();
+
+    let shared = operator::web::Shared::default();
+    let settings = Settings {
+        mesh: MeshSource {
+            namespace: "dappmesh-system".into(),
+            name: "dappmesh-mesh".into(),
+        },
+        catalog: None,
+        concurrency: 4,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(controller::run(
+        cluster.client.clone(),
+        settings,
+        shared,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    eventually("the product is Stalled on the conflicts", || {
+        condition(&cluster.product(), "Stalled").is_some_and(|c| c["status"] == "True")
+    })
+    .await;
+    let stalled = condition(&cluster.product(), "Stalled").unwrap();
+    assert_eq!(stalled["reason"], "Conflict");
+    let message = stalled["message"].as_str().unwrap();
+    assert!(
+        message.contains("Service/orders-orders-api: exists and was not created by the operator"),
+        "{message}"
+    );
+    assert!(
+        message.contains("StatefulSet/orders-orders-db"),
+        "{message}"
+    );
+    assert_eq!(
+        condition(&cluster.product(), "Ready").unwrap()["status"],
+        "False"
+    );
+
+    // Both are as their owners left them.
+    let service = cluster
+        .get("v1", "Service", Some("sales"), "orders-orders-api")
+        .unwrap();
+    assert_eq!(service["spec"]["selector"], json!({"app": "theirs"}));
+    assert!(service["metadata"].get("ownerReferences").is_none());
+    let database = cluster
+        .get("apps/v1", "StatefulSet", Some("sales"), "orders-orders-db")
+        .unwrap();
+    assert_eq!(database["spec"]["replicas"], 3);
+    // What is the product's was applied all the same.
+    assert!(
+        cluster
+            .get("v1", "ServiceAccount", Some("sales"), "orders")
+            .is_some()
+    );
+    assert!(!cluster.events("Conflict").is_empty());
     let _ = stop.send(());
 }

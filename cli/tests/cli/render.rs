@@ -427,6 +427,133 @@ fn the_registry_takes_reads_with_a_token_from_its_clients_and_metrics_on_its_own
     );
 }
 
+/// A role's rules, one line each: `group resource verbs [names]`.
+fn rules(role: &Value) -> Vec<String> {
+    let list = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut found = Vec::new();
+    for rule in role["rules"].as_array().unwrap() {
+        for group in list(&rule["apiGroups"]) {
+            for resource in list(&rule["resources"]) {
+                let names = list(&rule["resourceNames"]);
+                let names = if names.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {names:?}")
+                };
+                found.push(format!(
+                    "{group}/{resource} {}{names}",
+                    list(&rule["verbs"]).join(",")
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_operator_writes_only_in_the_domain_namespaces_and_reads_elsewhere() {
+    let (_out, files) = rendered_examples();
+    let cluster = parse(
+        "clusterrole",
+        &files["platform/clusterrole-dappmesh-operator.yaml"],
+    );
+    assert_eq!(
+        rules(&cluster),
+        [
+            "dappmesh.io/dataproducts get,list,watch",
+            "/services list,watch",
+            "/serviceaccounts list,watch",
+            "/configmaps list,watch",
+            "apps/deployments list,watch",
+            "apps/statefulsets list,watch",
+            "batch/cronjobs list,watch",
+            "networking.k8s.io/networkpolicies list,watch",
+        ]
+    );
+    let platform = parse(
+        "platform role",
+        &files["platform/role-dappmesh-operator.yaml"],
+    );
+    assert_eq!(platform["metadata"]["namespace"], "dappmesh-system");
+    assert_eq!(
+        rules(&platform),
+        [
+            r#"coordination.k8s.io/leases get,update ["dappmesh-operator"]"#,
+            "coordination.k8s.io/leases create",
+        ]
+    );
+    let written = [
+        "dappmesh.io/dataproducts patch",
+        "dappmesh.io/dataproducts/status patch",
+        "dappmesh.io/dataproducts/finalizers update",
+        "/services get,create,patch,delete",
+        "/serviceaccounts get,create,patch,delete",
+        "/configmaps get,create,patch,delete",
+        "apps/deployments get,create,patch,delete",
+        "apps/statefulsets get,create,patch,delete",
+        "batch/cronjobs get,create,patch,delete",
+        "batch/jobs get,create,patch,delete",
+        "networking.k8s.io/networkpolicies get,create,patch,delete",
+        "events.k8s.io/events create,patch",
+    ];
+    // A Role and its binding in each domain's namespace, in every environment; none
+    // anywhere else (kube-system included), and no binding to a ClusterRole that writes.
+    let mut roles = Vec::new();
+    for (path, text) in &files {
+        let object = parse(path, text);
+        let kind = object["kind"].as_str().unwrap();
+        if !matches!(
+            kind,
+            "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding"
+        ) {
+            continue;
+        }
+        let namespace = object["metadata"]["namespace"].as_str().unwrap_or("");
+        roles.push(format!("{kind} {namespace}"));
+        if kind == "Role" && namespace != "dappmesh-system" {
+            assert_eq!(rules(&object), written, "{path}");
+        }
+        if kind.ends_with("Binding") {
+            assert_eq!(object["subjects"][0]["name"], "operator", "{path}");
+            assert_eq!(
+                object["subjects"][0]["namespace"], "dappmesh-system",
+                "{path}"
+            );
+            let role = if kind == "RoleBinding" {
+                "Role"
+            } else {
+                "ClusterRole"
+            };
+            assert_eq!(object["roleRef"]["kind"], role, "{path}");
+        }
+    }
+    roles.sort();
+    let mut expected = vec!["ClusterRole ".to_owned(), "ClusterRoleBinding ".to_owned()];
+    for namespace in [
+        "crm",
+        "dappmesh-system",
+        "finance",
+        "marketing",
+        "sales",
+        "supply",
+    ] {
+        // Two environments render the domains' Roles; the platform's is rendered once.
+        let times = if namespace == "dappmesh-system" { 1 } else { 2 };
+        for _ in 0..times {
+            expected.push(format!("Role {namespace}"));
+            expected.push(format!("RoleBinding {namespace}"));
+        }
+    }
+    expected.sort();
+    assert_eq!(roles, expected);
+}
+
 /// The `openAPIV3Schema` of a CRD file, as a validator (Kubernetes extensions are ignored).
 fn crd_validator(text: &str, name: &str) -> jsonschema::Validator {
     let crd = parse(name, text);
