@@ -745,3 +745,41 @@ fn devices_named_on_the_command_line_are_refused_and_pipes_read() {
         .expect("bash runs");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
+
+#[test]
+fn user_templates_that_loop_or_flood_are_stopped_naming_the_template() {
+    let cases = [
+        (
+            "product/spin.yaml.j2",
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\n",
+            "fuel",
+        ),
+        (
+            "product/flood.yaml.j2",
+            "{% for i in range(100000) %}{% for j in range(1000) %}xxxxxxxxxxxxxxxx{% endfor %}{% endfor %}\n",
+            "16 MiB",
+        ),
+    ];
+    for (name, text, why) in cases {
+        let dir = example_mesh("templates");
+        dir.write(&format!("templates/{name}"), text);
+        let args = ["render", "mesh", "--templates", "templates", "--out", "out"];
+        let output = bounded(&args, dir.path());
+        ran_cleanly(&output, &args.join(" "), 2);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(name) && stderr.contains("render::template"),
+            "{name}: the error names the template and its code:\n{}",
+            head(&stderr)
+        );
+        assert!(
+            stderr.contains(why),
+            "{name}: says why ({why}):\n{}",
+            head(&stderr)
+        );
+        assert!(
+            !dir.path().join("out").exists(),
+            "{name}: nothing is written after a failed render"
+        );
+    }
+}

@@ -220,7 +220,6 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
 
     let mut documents = Vec::new();
     let mut started = 0;
-    let mut nodes = 0;
     let mut trees = Builder::new(limits);
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(syntax)?;
@@ -235,13 +234,7 @@ pub fn parse<T: Tree>(file: &SourceFile, limits: Limits) -> Result<Vec<T>, YamlE
                 | Event::Scalar(..)
                 | Event::Alias(_)
         ) {
-            nodes += 1;
-            if nodes > limits.max_nodes {
-                return Err(YamlError::at(
-                    YamlErrorKind::TooManyNodes(limits.max_nodes),
-                    span,
-                ));
-            }
+            trees.count_node(span)?;
         }
         let done = match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing => continue,
@@ -315,6 +308,8 @@ struct Builder<T> {
     anchors: HashMap<usize, Anchored<T>>,
     copied: usize,
     root: Option<T>,
+    /// Nodes seen in the whole file, bounded by `limits.max_nodes`.
+    nodes: usize,
     limits: Limits,
 }
 
@@ -325,8 +320,21 @@ impl<T: Tree> Builder<T> {
             anchors: HashMap::new(),
             copied: 0,
             root: None,
+            nodes: 0,
             limits,
         }
+    }
+
+    /// One more node in the file: a flood of tiny values is refused before it costs memory.
+    fn count_node(&mut self, span: Span) -> Result<(), YamlError> {
+        self.nodes += 1;
+        if self.nodes > self.limits.max_nodes {
+            return Err(YamlError::at(
+                YamlErrorKind::TooManyNodes(self.limits.max_nodes),
+                span,
+            ));
+        }
+        Ok(())
     }
 
     /// A collection may not be a key, nor nest deeper than the limit.

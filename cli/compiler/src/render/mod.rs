@@ -153,10 +153,19 @@ impl RenderError {
             (Some(file), Some(line)) => format!("{file}:{line}"),
             _ => name.to_owned(),
         };
+        let help = match error.kind() {
+            minijinja::ErrorKind::OutOfFuel | minijinja::ErrorKind::WriteFailure => format!(
+                "a user's template may run {} million instructions and write {} MiB per render; \
+                 look for a loop without bound",
+                templates::FUEL / 1_000_000,
+                templates::MAX_OUTPUT_BYTES >> 20
+            ),
+            _ => "templates run with strict undefined: every name they use must be in the context (see cli/docs/render.md)".into(),
+        };
         RenderError::Template {
             name: at,
             message,
-            help: "templates run with strict undefined: every name they use must be in the context (see cli/docs/render.md)".into(),
+            help,
         }
     }
 }
@@ -327,10 +336,43 @@ fn render_entry(
         .env
         .get_template(&entry.name)
         .map_err(|e| RenderError::template(&entry.name, &e))?;
-    let text = template
-        .render(ctx)
-        .map_err(|e| RenderError::template(&entry.name, &e))?;
+    let text = if templates.guarded {
+        render_capped(&template, ctx).map_err(|e| RenderError::template(&entry.name, &e))?
+    } else {
+        template
+            .render(ctx)
+            .map_err(|e| RenderError::template(&entry.name, &e))?
+    };
     split(&entry.name, entry.custom, dir, &text)
+}
+
+/// Renders into a buffer that refuses to grow past [`templates::MAX_OUTPUT_BYTES`]: the
+/// render stops with an error where the template wrote too much, instead of filling memory.
+fn render_capped(
+    template: &minijinja::Template<'_, '_>,
+    ctx: &minijinja::Value,
+) -> Result<String, minijinja::Error> {
+    struct Capped(Vec<u8>);
+    impl std::io::Write for Capped {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if self.0.len() + bytes.len() > templates::MAX_OUTPUT_BYTES {
+                return Err(std::io::Error::other(format!(
+                    "the output passed {} MiB",
+                    templates::MAX_OUTPUT_BYTES >> 20
+                )));
+            }
+            self.0.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Capped(Vec::new());
+    template.render_captured_to(ctx, &mut out)?;
+    // minijinja writes only whole strings, so the bytes are UTF-8.
+    String::from_utf8(out.0)
+        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()))
 }
 
 /// Objects sorted by path may not share one.
