@@ -232,10 +232,12 @@ pub(super) async fn wait_for_change(
     params: &WatchParams,
     caller: Caller,
 ) -> Result<(), ErrorResponse> {
+    // A bad `wait` is refused even without `index`: the parameter is checked where it is
+    // given, not only where it is used.
+    let wait = parse_wait(params.wait.as_deref())?;
     let Some(after) = params.index else {
         return Ok(());
     };
-    let wait = parse_wait(params.wait.as_deref())?;
     let _slot = state.watchers.acquire(caller).map_err(busy)?;
     let mut index = state.registry.subscribe(c);
     let mut shutdown = state.shutdown.clone();
