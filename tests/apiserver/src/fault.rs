@@ -1,9 +1,11 @@
 //! Injected faults: requests that match a method, resource and name answer a chosen `Status`
 //! instead of being served, so tests can check how clients handle refusals and errors.
 
+use std::collections::HashMap;
+
 use serde_json::json;
 
-use crate::{routes::Target, status::Status};
+use crate::{rbac::Attributes, routes::Target, status::Status};
 
 /// The HTTP method a [`Fault`] matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +102,7 @@ pub(crate) fn answer(
     method: &axum::http::Method,
     target: &Target,
     name: Option<&str>,
-    watch: bool,
+    query: &HashMap<String, String>,
 ) -> Option<Status> {
     let index = faults
         .iter()
@@ -114,30 +116,9 @@ pub(crate) fn answer(
     let r = &target.resource;
     let message = match (fault.reason.as_str(), fault.message.is_empty()) {
         ("Forbidden", true) => {
-            let verb = match *method {
-                axum::http::Method::GET if name.is_some() => "get",
-                axum::http::Method::GET if watch => "watch",
-                axum::http::Method::GET => "list",
-                axum::http::Method::POST => "create",
-                axum::http::Method::PUT => "update",
-                axum::http::Method::DELETE => "delete",
-                _ => "patch",
-            };
-            let subject =
-                name.map_or_else(|| r.qualified(), |n| format!("{} \"{n}\"", r.qualified()));
-            let plural = if target.status {
-                format!("{}/status", r.plural)
-            } else {
-                r.plural.clone()
-            };
-            let scope = target.namespace.as_ref().map_or_else(
-                || "at the cluster scope".to_string(),
-                |ns| format!("in the namespace \"{ns}\""),
-            );
-            format!(
-                "{subject} is forbidden: User \"test\" cannot {verb} resource \"{plural}\" in API group \"{}\" {scope}",
-                r.group
-            )
+            let mut asked = Attributes::of(method, target, query);
+            asked.name = name.map(String::from);
+            asked.refusal("test")
         }
         _ => fault.message,
     };

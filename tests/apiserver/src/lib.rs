@@ -12,6 +12,11 @@
 //! defaulting or validation beyond names and namespaces), no version conversion, lists ignore
 //! `limit`, keyed lists are recognised by field name wherever they occur, maps are always
 //! granular, and the namespaces `default` and `kube-system` exist from the start.
+//!
+//! RBAC is opt-in: the [`Options::token`] is an all-powerful admin, and only the
+//! [`Options::users`] are authorised against the Roles, ClusterRoles and bindings stored here
+//! (no aggregated ClusterRoles; a path naming no served resource answers 404 before any
+//! authorisation; discovery is open to every authenticated user).
 
 mod apply;
 mod controllers;
@@ -20,6 +25,7 @@ mod fault;
 mod fieldset;
 mod jsonpatch;
 mod kubeconfig;
+mod rbac;
 mod routes;
 mod selector;
 mod status;
@@ -38,6 +44,7 @@ use serde_json::{Value, json};
 use tokio::{runtime::Handle, sync::oneshot};
 
 pub use fault::{Fault, Method};
+pub use rbac::User;
 pub use store::HISTORY as WATCH_HISTORY;
 
 use crate::{
@@ -48,8 +55,12 @@ use crate::{
 /// How a server behaves.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The bearer token every request must present; `None` lets every request in.
+    /// The admin's bearer token, allowed everything; `None` lets in as the admin every request
+    /// that presents no user's token.
     pub token: Option<String>,
+    /// Users known by their own tokens, whose requests the RBAC objects in the server
+    /// authorise.
+    pub users: Vec<User>,
     /// How long a new CRD takes to become Established (and its kind to be served).
     pub crd_established_after: Duration,
     /// What the simulated workload controllers do.
@@ -57,10 +68,12 @@ pub struct Options {
 }
 
 impl Default for Options {
-    /// Token `test-token`, CRDs established at once, workloads ready at once.
+    /// Admin token `test-token` and no other user, CRDs established at once, workloads ready
+    /// at once.
     fn default() -> Self {
         Options {
             token: Some("test-token".into()),
+            users: Vec::new(),
             crd_established_after: Duration::ZERO,
             workloads: Workloads::Ready {
                 after: Duration::ZERO,
@@ -183,12 +196,37 @@ impl ApiServer {
     }
 
     /// Writes a kubeconfig: cluster `test` at [`url`](Self::url); context `test` (current)
-    /// whose user presents the server's token; context `other` whose user presents a wrong one.
+    /// whose user presents the server's token; context `other` whose user presents a wrong
+    /// one; and a context named after each of [`Options::users`], presenting its token.
     pub fn kubeconfig(&self, path: &Path) -> std::io::Result<()> {
-        std::fs::write(
-            path,
-            kubeconfig::render(&self.url(), self.shared.options.token.as_deref()),
-        )
+        self.write_kubeconfig(path, None)
+    }
+
+    /// The same kubeconfig, with the context of the user named `user` current, so that a client
+    /// reading it is authorised as that user.
+    ///
+    /// # Errors
+    /// `InvalidInput` when no user of that name was registered; any error writing the file.
+    pub fn kubeconfig_as(&self, path: &Path, user: &str) -> std::io::Result<()> {
+        if !self.shared.options.users.iter().any(|u| u.name == user) {
+            let message = format!("no user {user:?} is registered with the server");
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                message,
+            ));
+        }
+        self.write_kubeconfig(path, Some(user))
+    }
+
+    fn write_kubeconfig(&self, path: &Path, current: Option<&str>) -> std::io::Result<()> {
+        let options = &self.shared.options;
+        let text = kubeconfig::render(
+            &self.url(),
+            options.token.as_deref(),
+            &options.users,
+            current,
+        );
+        std::fs::write(path, text)
     }
 
     /// One stored object as `api_version` serves it; `namespace` is `None` for cluster-scoped

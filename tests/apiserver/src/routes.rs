@@ -1,12 +1,13 @@
 //! The HTTP surface: routing, bearer-token auth and the request log, the discovery endpoints, and
-//! get, list, create, replace, patch, apply and delete on resource paths.
+//! get, list, create, replace, patch, apply and delete on resource paths, each authorised
+//! before it is served.
 
 use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     Json, Router,
     body::{Body, Bytes},
-    extract::{Query, Request as HttpRequest, State},
+    extract::{Extension, Query, Request as HttpRequest, State},
     http::{HeaderMap, Method, StatusCode, Uri, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -17,6 +18,7 @@ use crate::{
     Request, Shared, apply, controllers,
     discovery::{self, Resource},
     fault,
+    rbac::{self, Attributes, Caller},
     selector::Filter,
     status::Status,
     store, watch,
@@ -32,7 +34,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// Logs every request, then lets through only those with the right bearer token.
+/// Logs every request, then lets through only those with a known bearer token, marked with
+/// who presented it.
 async fn gate(State(shared): State<Arc<Shared>>, request: HttpRequest, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT).await else {
@@ -53,17 +56,16 @@ async fn gate(State(shared): State<Arc<Shared>>, request: HttpRequest, next: Nex
         field_manager: query.get("fieldManager").cloned(),
         dry_run: dry_run(&query, &parts.method, &body),
     });
-    if let Some(token) = &shared.options.token {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        if presented != Some(format!("Bearer {token}").as_str()) {
-            return Status::unauthorized().into_response();
-        }
-    }
-    next.run(HttpRequest::from_parts(parts, Body::from(body)))
-        .await
+    let presented = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let Some(caller) = rbac::authenticate(&shared.options, presented) else {
+        return Status::unauthorized().into_response();
+    };
+    let mut request = HttpRequest::from_parts(parts, Body::from(body));
+    request.extensions_mut().insert(caller);
+    next.run(request).await
 }
 
 /// `dryRun=All` in the query, or for a delete in the DeleteOptions body, where kube sends it.
@@ -144,16 +146,47 @@ fn target(shared: &Shared, segments: &[&str]) -> Result<Target, Status> {
 
 async fn serve(
     State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    answer(&shared, &method, &uri, &headers, &body).unwrap_or_else(IntoResponse::into_response)
+    answer(&shared, &caller, &method, &uri, &headers, &body)
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Authorises a resource request as `caller`; an `apply` that would create its object must
+/// also be allowed to create it, as on the real server.
+fn permit(
+    shared: &Shared,
+    caller: &Caller,
+    method: &Method,
+    t: &Target,
+    query: &HashMap<String, String>,
+    apply: bool,
+) -> Result<(), Status> {
+    let asked = Attributes::of(method, t, query);
+    rbac::authorize(&shared.store(), caller, &asked)?;
+    let creates = || {
+        let (namespace, name) = (t.namespace.as_deref(), t.name.as_deref());
+        let store = shared.store();
+        let live = store.get(
+            &t.resource,
+            namespace.unwrap_or_default(),
+            name.unwrap_or_default(),
+        );
+        live.is_none() && !t.status
+    };
+    if *method == Method::PATCH && apply && creates() {
+        rbac::authorize(&shared.store(), caller, &asked.as_verb("create"))?;
+    }
+    Ok(())
 }
 
 fn answer(
     shared: &Arc<Shared>,
+    caller: &Caller,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -186,6 +219,7 @@ fn answer(
         other if *method == Method::PATCH => return Err(Status::unsupported_media_type(other)),
         _ => (false, false),
     };
+    permit(shared, caller, method, &t, &query, apply)?;
     if apply && !query.contains_key("fieldManager") {
         let message = "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch";
         return Err(Status::bad_request(message));
@@ -208,13 +242,9 @@ fn answer(
     let named = body.as_ref().and_then(|b| b["metadata"]["name"].as_str());
     let watching = matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
     let mut faults = crate::lock(&shared.faults);
-    if let Some(status) = fault::answer(
-        &mut faults,
-        method,
-        &t,
-        t.name.as_deref().or(named),
-        watching,
-    ) {
+    if let Some(status) =
+        fault::answer(&mut faults, method, &t, t.name.as_deref().or(named), &query)
+    {
         return Err(status);
     }
     drop(faults);

@@ -5,6 +5,7 @@ mod apply;
 mod crud;
 mod discovery;
 mod faults;
+mod rbac;
 mod watch;
 mod workloads;
 
@@ -33,12 +34,23 @@ pub async fn call(
     path: &str,
     body: Option<(&str, &Value)>,
 ) -> (u16, Value) {
+    call_as(server, "test-token", method, path, body).await
+}
+
+/// One raw request presenting `token`.
+pub async fn call_as(
+    server: &ApiServer,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &Value)>,
+) -> (u16, Value) {
     _ = rustls::crypto::ring::default_provider().install_default();
     let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
     let url = format!("{}{path}", server.url());
     let mut request = reqwest::Client::new()
         .request(method, url)
-        .bearer_auth("test-token");
+        .bearer_auth(token);
     if let Some((content_type, body)) = body {
         request = request
             .header("content-type", content_type)
