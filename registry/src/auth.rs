@@ -1,8 +1,9 @@
-//! Who may do what: bearer tokens, each granted reads and writes on ids by prefix.
+//! Who may do what: bearer tokens, each granted reads, and writes on ids by whole segments.
 //!
-//! Tokens come from a file (`--tokens-file`, typically a mounted Kubernetes Secret) and/or
-//! the `REGISTRY_TOKENS` variable, in one format: one token per line (or per `;` in the
-//! variable), then its grants, separated by whitespace; `#` starts a comment.
+//! Tokens come from files (`--tokens-file`, typically a mounted Kubernetes Secret; see
+//! [`crate::keyring`]) and/or the `REGISTRY_TOKENS` variable, in one format: one token per
+//! line (or per `;` in the variable), then its grants, separated by whitespace; `#` starts
+//! a comment.
 //!
 //! ```text
 //! # token                          grants
@@ -11,8 +12,15 @@
 //! ```
 //!
 //! A grant is `read`, or `registry:PATTERN` / `products:PATTERN` for writes (POST, PUT,
-//! DELETE) on ids matching PATTERN: `*` (any id), `prefix*` (ids starting with prefix) or
-//! an exact id. Reads need the `read` grant only when the server protects reads.
+//! DELETE) on ids matching PATTERN. Matching is by segment (ids are `.`-separated, product
+//! ids also `:`-separated): PATTERN is `*` (any id), an exact id, or `PREFIX.*` (product
+//! ids also `PREFIX:*`), which matches the ids that start with `PREFIX.`, so
+//! `registry:sales.orders.*` covers `sales.orders.chart` but not `sales.orders-eu.chart`.
+//! A `*` anywhere else is refused when the tokens are loaded: as a plain string prefix,
+//! `registry:sales-*` also covered the domain `sales-eu`.
+//!
+//! This module parses and decides; which tokens are in force, and when they change, is
+//! [`crate::keyring`]'s.
 
 use std::fmt;
 
@@ -26,6 +34,7 @@ pub const MAX_TOKEN_LEN: usize = 512;
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Pattern {
     Any,
+    /// Ends with its separator (`sales.orders.`), so it matches whole segments only.
     Prefix(String),
     Exact(String),
 }
@@ -132,14 +141,34 @@ fn parse_grant(word: &str) -> Result<Grant, String> {
     };
     let pattern = if pattern == "*" {
         Pattern::Any
-    } else if let Some(prefix) = pattern.strip_suffix('*') {
-        check_id(kind, prefix).map_err(|e| format!("bad prefix in '{word}': {}", e.reason))?;
+    } else if let Some(prefix) = segment_prefix(collection, pattern) {
+        check_id(kind, &prefix[..prefix.len() - 1])
+            .map_err(|e| format!("bad prefix in '{}': {}", word.escape_default(), e.reason))?;
         Pattern::Prefix(prefix.to_owned())
+    } else if pattern.contains('*') {
+        return Err(format!(
+            "'{}': '*' stands for whole segments only: write '*', an exact id, or PREFIX.* for the ids that start with 'PREFIX.' (e.g. 'registry:sales.orders.*'{})",
+            word.escape_default(),
+            if collection == Collection::Products {
+                "; product ids may also use PREFIX:*"
+            } else {
+                ""
+            }
+        ));
     } else {
-        check_id(kind, pattern).map_err(|e| format!("bad id in '{word}': {}", e.reason))?;
+        check_id(kind, pattern)
+            .map_err(|e| format!("bad id in '{}': {}", word.escape_default(), e.reason))?;
         Pattern::Exact(pattern.to_owned())
     };
     Ok(Grant::Write(collection, pattern))
+}
+
+/// `PREFIX.` of a pattern `PREFIX.*` (products: also `PREFIX:` of `PREFIX:*`).
+fn segment_prefix(collection: Collection, pattern: &str) -> Option<&str> {
+    let prefix = pattern.strip_suffix('*')?;
+    let separated =
+        prefix.ends_with('.') || (collection == Collection::Products && prefix.ends_with(':'));
+    (separated && prefix.len() > 1).then_some(prefix)
 }
 
 impl Tokens {
@@ -186,6 +215,11 @@ impl Tokens {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// How many tokens are configured (for the log; never which).
+    pub fn len(&self) -> usize {
+        self.entries.len()
     }
 
     /// Decides a request from the bearer token it presented, if any (the HTTP layer takes
@@ -293,6 +327,54 @@ mod tests {
             t.check(bearer(READER), w("x"), ReadAccess::Open),
             Err(Denied::Forbidden)
         );
+    }
+
+    #[test]
+    fn patterns_match_whole_segments() {
+        const SALES: &str = "sales-token-0123456789";
+        let mut t = Tokens::default();
+        t.add(
+            "f",
+            &format!("{SALES} registry:sales.* products:urn:dpds:acme:* products:sales.*"),
+        )
+        .unwrap();
+        let can = |c, id| t.check(Some(SALES), Need::Write(c, id), ReadAccess::Open) == Ok(());
+        for id in ["sales.orders.chart", "sales.x"] {
+            assert!(can(Collection::Registry, id), "{id}");
+        }
+        for id in ["sales-eu.x", "sales", "salesx.y", "sales-.x"] {
+            assert!(!can(Collection::Registry, id), "{id}");
+        }
+        assert!(can(
+            Collection::Products,
+            "urn:dpds:acme:dataproducts:orders:1"
+        ));
+        assert!(can(Collection::Products, "sales.orders"));
+        assert!(!can(
+            Collection::Products,
+            "urn:dpds:acme-eu:dataproducts:x:1"
+        ));
+        // A star inside a segment would be a plain string prefix: `sales-*` covered the
+        // domain `sales-eu` too. Refused, naming the file, the line and the grant.
+        for grant in [
+            "registry:sales-*",
+            "registry:sales*",
+            "registry:*.orders",
+            "registry:sales.*.chart",
+            "registry:sales.**",
+            "registry:.*",
+            "registry:sales:*",
+            "products:urn:dpds:acme*",
+        ] {
+            let err = Tokens::default()
+                .add("tokens", &format!("# first\n{SALES} read {grant}"))
+                .unwrap_err();
+            assert_eq!(err.line, 2, "{grant}");
+            let text = err.to_string();
+            assert!(text.starts_with("tokens line 2: "), "{text}");
+            assert!(text.contains(&format!("'{grant}'")), "{text}");
+            assert!(text.contains("whole segments"), "{text}");
+        }
     }
 
     #[test]
