@@ -11,10 +11,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dappmesh_service::{server, shutdown};
-use registry::auth::{ReadAccess, Tokens};
+use registry::auth::ReadAccess;
 use registry::clock::SystemClock;
 use registry::heartbeat::HeartbeatArgs;
+use registry::http::app_with_metrics_apart;
 use registry::http::watch::{WatcherLimits, Watchers};
+use registry::keyring::Keyring;
 use registry::metrics::Metrics;
 use registry::state::{Limits, Registry};
 use registry::store::Store;
@@ -44,6 +46,10 @@ fn return_freed_memory_promptly() {
     // SAFETY: sets a global option by its documented index; any value is valid for it.
     unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
 }
+
+/// Connections the metrics listener admits: Prometheus keeps one open per scraper, and a
+/// few spare ones let a second scraper or a curl in; at the limit the idle one goes.
+const METRICS_CONNECTIONS: usize = 8;
 
 #[derive(Parser)]
 #[command(
@@ -83,15 +89,23 @@ struct ServeArgs {
     /// Port to listen on (0: any free port; the bound address is printed on stdout).
     #[arg(long, env = "PORT", default_value_t = 8080)]
     port: u16,
+    /// Serve /metrics on a listener of its own on this port (same address as --host), and
+    /// not on --port (0: any free port, printed on stdout after the main address).
+    #[arg(long, env = "REGISTRY_METRICS_PORT")]
+    metrics_port: Option<u16>,
     /// Directory of the SQLite database (created if missing).
     #[arg(long, env = "REGISTRY_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
-    /// File of bearer tokens and their grants (see the README for the format).
-    #[arg(long, env = "REGISTRY_TOKENS_FILE")]
-    tokens_file: Option<PathBuf>,
+    /// File of bearer tokens and their grants (see the README for the format), or a
+    /// directory of such files (a mounted Secret); repeat for more. Re-read while serving.
+    #[arg(long = "tokens-file", env = "REGISTRY_TOKENS_FILE")]
+    tokens_files: Vec<PathBuf>,
     /// Tokens in the same format, entries separated by ';'.
     #[arg(long, env = "REGISTRY_TOKENS", hide_env_values = true)]
     tokens: Option<String>,
+    /// How often the tokens files are read again to see whether they changed.
+    #[arg(long, env = "REGISTRY_TOKENS_POLL_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    tokens_poll_interval: Duration,
     /// Whether reads need a token.
     #[arg(long, env = "REGISTRY_READ_ACCESS", value_enum, default_value = "open")]
     read_access: Reads,
@@ -209,38 +223,31 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_tokens(args: &ServeArgs) -> anyhow::Result<Tokens> {
-    let mut tokens = Tokens::default();
-    if let Some(path) = &args.tokens_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the tokens file {}", path.display()))?;
-        tokens.add(&path.display().to_string(), &text)?;
-    }
-    if let Some(text) = &args.tokens {
-        tokens.add("REGISTRY_TOKENS", text)?;
-    }
-    if tokens.is_empty() {
+fn load_tokens(args: &ServeArgs) -> anyhow::Result<Keyring> {
+    let keyring = Keyring::load(args.tokens_files.clone(), args.tokens.clone())?;
+    if keyring.current().is_empty() {
         tracing::warn!("no tokens configured: every write will be refused with 401");
     }
-    Ok(tokens)
+    Ok(keyring)
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let tokens = load_tokens(&args)?;
-    let policy = TtlPolicy {
-        default: args.ttl,
-        min: args.min_ttl,
-        max: args.max_ttl,
-        grace: args.grace,
-    }
-    .validate()?;
-    if args.sweep_interval < Duration::from_millis(10) {
-        bail!("--sweep-interval must be at least 10ms");
-    }
-    if args.header_read_timeout < Duration::from_millis(100) {
-        bail!("--header-read-timeout must be at least 100ms");
-    }
-    let (max_connections, lowered) = server::connection_budget(args.max_connections);
+/// What the listeners admit: connections (kept within the open-file limit) and watchers.
+struct Admission {
+    api: server::Limits,
+    metrics: server::Limits,
+    watchers: WatcherLimits,
+}
+
+fn admission(args: &ServeArgs) -> Admission {
+    // The metrics listener's few connections come out of the same file limit.
+    let metrics_connections = if args.metrics_port.is_some() {
+        METRICS_CONNECTIONS
+    } else {
+        0
+    };
+    let (budget, lowered) =
+        server::connection_budget(args.max_connections.saturating_add(metrics_connections));
+    let max_connections = budget.saturating_sub(metrics_connections).max(1);
     if lowered {
         tracing::warn!(
             max_connections,
@@ -268,6 +275,37 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .clamp(1, (max_connections / 2).max(1)),
         header_read_timeout: args.header_read_timeout,
     };
+    let metrics_limits = server::Limits {
+        max_connections: METRICS_CONNECTIONS,
+        max_connections_per_client: METRICS_CONNECTIONS / 2,
+        header_read_timeout: args.header_read_timeout,
+    };
+    Admission {
+        api: limits,
+        metrics: metrics_limits,
+        watchers: watcher_limits,
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let keyring = Arc::new(load_tokens(&args)?);
+    if args.tokens_poll_interval < Duration::from_millis(100) {
+        bail!("--tokens-poll-interval must be at least 100ms");
+    }
+    let policy = TtlPolicy {
+        default: args.ttl,
+        min: args.min_ttl,
+        max: args.max_ttl,
+        grace: args.grace,
+    }
+    .validate()?;
+    if args.sweep_interval < Duration::from_millis(10) {
+        bail!("--sweep-interval must be at least 10ms");
+    }
+    if args.header_read_timeout < Duration::from_millis(100) {
+        bail!("--header-read-timeout must be at least 100ms");
+    }
+    let admission = admission(&args);
     let cors_origins = args
         .cors_origins
         .iter()
@@ -291,13 +329,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let state = AppState {
         registry: registry.clone(),
-        tokens: Arc::new(tokens),
+        keyring: Arc::clone(&keyring),
         reads: match args.read_access {
             Reads::Open => ReadAccess::Open,
             Reads::Token => ReadAccess::Token,
         },
         metrics: Arc::new(Metrics::default()),
-        watchers: Arc::new(Watchers::new(watcher_limits)),
+        watchers: Arc::new(Watchers::new(admission.watchers)),
         shutdown: stopped.clone(),
         cors_origins,
     };
@@ -305,31 +343,57 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         // Installed before binding: a SIGTERM from then on stops the server gracefully.
         let signal = shutdown::signal();
-        let listener = tokio::net::TcpListener::bind((args.host, args.port))
-            .await
-            .with_context(|| format!("binding {}:{}", args.host, args.port))?;
+        let listener = bind(args.host, args.port).await?;
+        let metrics_listener = match args.metrics_port {
+            Some(port) => Some(bind(args.host, port).await?),
+            None => None,
+        };
         let addr = listener.local_addr()?;
-        // Tests and scripts read this line to learn the port when started with --port 0.
+        // Tests and scripts read these lines to learn the ports when started with port 0.
         println!("registry listening on http://{addr}");
+        if let Some(l) = &metrics_listener {
+            let metrics_addr = l.local_addr()?;
+            println!("registry metrics on http://{metrics_addr}");
+            tracing::info!(%metrics_addr, "serving /metrics on its own port");
+        }
         tracing::info!(%addr, data_dir = %args.data_dir.display(), "serving");
         let sweeper = {
             let registry = registry.clone();
             let interval = args.sweep_interval;
             tokio::spawn(async move { registry.sweep_every(interval, stopped).await })
         };
+        let tokens_watcher =
+            tokio::spawn(keyring.watch(args.tokens_poll_interval, shutdown.clone()));
         drop(registry);
         tokio::spawn(async move {
             signal.await;
             tracing::info!("shutting down");
             let _ = stop.send(true);
         });
-        server::serve(listener, app(state), limits, shutdown).await;
+        match metrics_listener {
+            None => server::serve(listener, app(state), admission.api, shutdown).await,
+            Some(metrics_listener) => {
+                let (api, metrics) = app_with_metrics_apart(state);
+                // Both stop on the same flag; the server exits once both have drained.
+                tokio::join!(
+                    server::serve(listener, api, admission.api, shutdown.clone()),
+                    server::serve(metrics_listener, metrics, admission.metrics, shutdown),
+                );
+            }
+        }
         sweeper.await?;
+        tokens_watcher.await?;
         anyhow::Ok(())
     })?;
     // Every handle is gone now, so the writer drains its queue and stops.
     writer.join();
     Ok(())
+}
+
+async fn bind(host: IpAddr, port: u16) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind((host, port))
+        .await
+        .with_context(|| format!("binding {host}:{port}"))
 }
 
 fn heartbeat(args: SidecarArgs) -> anyhow::Result<()> {

@@ -9,8 +9,10 @@ mod registry {
     mod durability;
     mod hostile;
     mod lifetime;
+    mod metrics;
     mod openapi;
     mod overload;
     mod sidecar;
+    mod tokens;
     mod watch;
 }

@@ -34,7 +34,8 @@ impl FromRequestParts<AppState> for Reader {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         state
-            .tokens
+            .keyring
+            .current()
             .check(bearer(&parts.headers), Need::Read, state.reads)?;
         Ok(Reader)
     }
@@ -49,7 +50,7 @@ impl FromRequestParts<AppState> for WatchCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let caller = match state.tokens.identify(bearer(&parts.headers)) {
+        let caller = match state.keyring.current().identify(bearer(&parts.headers)) {
             Some(token) => Caller::Token(token),
             None => Caller::Anonymous(
                 parts
@@ -104,7 +105,8 @@ async fn writable(
     };
     let id = path_id(parts, kind).await?;
     state
-        .tokens
+        .keyring
+        .current()
         .check(bearer(&parts.headers), Need::Write(c, &id), state.reads)?;
     Ok(id)
 }

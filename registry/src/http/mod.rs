@@ -18,9 +18,10 @@ use std::sync::Arc;
 use axum::http::{HeaderName, HeaderValue};
 use tokio::sync::watch as flag;
 
-pub use router::{Endpoint, Verb, app, endpoints, parse_origin};
+pub use router::{Endpoint, Verb, app, app_with_metrics_apart, endpoints, parse_origin};
 
-use crate::auth::{ReadAccess, Tokens};
+use crate::auth::ReadAccess;
+use crate::keyring::Keyring;
 use crate::metrics::Metrics;
 use crate::state::Registry;
 
@@ -33,7 +34,8 @@ pub static INDEX_HEADER: HeaderName = HeaderName::from_static("x-registry-index"
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Registry,
-    pub tokens: Arc<Tokens>,
+    /// The tokens in force; a reload swaps them between requests.
+    pub keyring: Arc<Keyring>,
     pub reads: ReadAccess,
     pub metrics: Arc<Metrics>,
     /// Open long-polls and event streams; a request beyond the limits gets 503.

@@ -74,7 +74,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     vec![
         ep(Get, "/health", routes::health),
         ep(Get, "/ready", routes::ready),
-        ep(Get, "/metrics", routes::metrics),
+        ep(Get, METRICS_PATH, routes::metrics),
         ep(Get, "/openapi.json", routes::openapi),
         ep(Get, "/api/v1/registry", routes::list_registrations),
         ep(Get, "/api/v1/registry/{id}", routes::get_registration),
@@ -89,10 +89,28 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-/// The whole HTTP service.
+/// Where Prometheus scrapes: on the API's port, or alone on `--metrics-port`.
+const METRICS_PATH: &str = "/metrics";
+
+/// The whole HTTP service on one port.
 pub fn app(state: AppState) -> Router {
+    build(state, endpoints())
+}
+
+/// The HTTP service split for a metrics port of its own: the API without `/metrics` (a
+/// request for it there is a JSON 404 like any unknown path), and `/metrics` alone. Both
+/// have the same fallbacks and layers, so scrapes are counted and every other path on the
+/// metrics port is a JSON 404 too.
+pub fn app_with_metrics_apart(state: AppState) -> (Router, Router) {
+    let (metrics, api): (Vec<Endpoint>, Vec<Endpoint>) = endpoints()
+        .into_iter()
+        .partition(|e| e.path == METRICS_PATH);
+    (build(state.clone(), api), build(state, metrics))
+}
+
+fn build(state: AppState, endpoints: Vec<Endpoint>) -> Router {
     let mut router = Router::new();
-    for e in endpoints() {
+    for e in endpoints {
         router = router.route(e.path, e.handler);
     }
     let mut router = router

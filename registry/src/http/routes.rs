@@ -214,10 +214,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::auth::{ReadAccess, Tokens};
+    use crate::auth::ReadAccess;
     use crate::clock::ManualClock;
     use crate::http::watch::{WatcherLimits, Watchers};
     use crate::http::{MAX_BODY_BYTES, app};
+    use crate::keyring::Keyring;
     use crate::metrics::Metrics;
     use crate::state::Limits;
     use crate::state::Registry;
@@ -234,13 +235,13 @@ mod tests {
     const IDEA_LAB: &str = r#"{"webComponent":{"jsUrl":"http://w.ns/bundle.js","cssUrl":"http://w.ns/bundle.css","componentId":"<w-tag param_one=\"x\"></w-tag>"},"label":"Friendly","tags":{"k":"v"}}"#;
 
     fn state(reads: ReadAccess) -> AppState {
-        let mut tokens = Tokens::default();
-        tokens
-            .add(
-                "test",
-                &format!("{ADMIN} registry:* products:* read\n{TEAM_A} registry:team-a.*"),
-            )
-            .unwrap();
+        let keyring = Keyring::load(
+            Vec::new(),
+            Some(format!(
+                "{ADMIN} registry:* products:* read\n{TEAM_A} registry:team-a.*"
+            )),
+        )
+        .unwrap();
         let (registry, _writer) = Registry::start(
             Store::open_in_memory().unwrap(),
             Arc::new(ManualClock::at(1_697_921_633_893_639)),
@@ -256,7 +257,7 @@ mod tests {
         Box::leak(Box::new(stop));
         AppState {
             registry,
-            tokens: Arc::new(tokens),
+            keyring: Arc::new(keyring),
             reads,
             metrics: Arc::new(Metrics::default()),
             watchers: Arc::new(Watchers::new(WatcherLimits {

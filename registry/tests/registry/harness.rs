@@ -75,6 +75,8 @@ pub struct Server {
     child: Child,
     pub url: String,
     pub port: u16,
+    /// The metrics listener's base URL, when started with `--metrics-port`.
+    pub metrics_url: Option<String>,
     data_dir: PathBuf,
     log: PathBuf,
     extra: Vec<String>,
@@ -101,7 +103,7 @@ impl Server {
         let log = dir.join("server.log");
         let data_dir = dir.join("data");
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
-        let (child, url) = spawn_server(&data_dir, &log, port, &extra, nofile);
+        let (child, url, metrics_url) = spawn_server(&data_dir, &log, port, &extra, nofile);
         let port = url
             .rsplit(':')
             .next()
@@ -111,6 +113,7 @@ impl Server {
             child,
             url,
             port,
+            metrics_url,
             data_dir,
             log,
             extra,
@@ -137,7 +140,7 @@ impl Server {
 
     /// Starts it again on the same port and data directory (after kill or terminate).
     pub fn restart(&mut self) {
-        let (child, url) = spawn_server(
+        let (child, url, metrics_url) = spawn_server(
             &self.data_dir,
             &self.log,
             self.port,
@@ -146,6 +149,7 @@ impl Server {
         );
         self.child = child;
         self.url = url;
+        self.metrics_url = metrics_url;
     }
 
     pub fn log(&self) -> String {
@@ -160,13 +164,15 @@ impl Drop for Server {
     }
 }
 
+/// Starts the server and reads its address (and its metrics address with
+/// `--metrics-port`) from stdout, which stays drained so later prints never fail.
 fn spawn_server(
     data_dir: &Path,
     log: &Path,
     port: u16,
     extra: &[String],
     nofile: Option<u64>,
-) -> (Child, String) {
+) -> (Child, String, Option<String>) {
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -210,23 +216,30 @@ fn spawn_server(
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
+        let mut lines = BufReader::new(stdout).lines();
+        while let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
     });
-    let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
-    let url = line
-        .trim()
-        .strip_prefix("registry listening on ")
-        .unwrap_or_else(|| {
-            let _ = child.kill();
-            panic!(
-                "registry did not start: {line:?}\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            )
-        })
-        .to_owned();
-    (child, url)
+    let mut address = |prefix: &str| {
+        let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+        match line.trim().strip_prefix(prefix) {
+            Some(url) => url.to_owned(),
+            None => {
+                let _ = child.kill();
+                panic!(
+                    "registry did not start: {line:?}\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                )
+            }
+        }
+    };
+    let url = address("registry listening on ");
+    let metrics_url = extra
+        .iter()
+        .any(|a| a == "--metrics-port")
+        .then(|| address("registry metrics on "));
+    (child, url, metrics_url)
 }
 
 /// A running `registry heartbeat`.
