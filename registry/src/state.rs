@@ -60,6 +60,17 @@ pub struct Product {
     pub updated: Micros,
 }
 
+/// The answer to a product PUT.
+#[derive(Debug, Clone)]
+pub struct PutProduct {
+    /// Whether the product is new.
+    pub created: bool,
+    /// The catalog's change index once the write committed.
+    pub index: u64,
+    /// The product as committed, as [`Registry::product_json`] shows it.
+    pub body: Bytes,
+}
+
 /// Capacity limits: writes beyond them are refused rather than growing memory.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -142,10 +153,18 @@ enum Op {
     Sweep,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 enum Done {
     /// Whether the entry is new.
     Put(bool),
+    /// A product as this write left it, whether it is new, and the catalog's index once
+    /// its batch committed.
+    Product {
+        id: String,
+        product: Product,
+        created: bool,
+        index: u64,
+    },
     /// Whether there was an entry to remove.
     Removed(bool),
     Swept,
@@ -156,6 +175,13 @@ type Reply = oneshot::Sender<Result<Done, WriteError>>;
 enum Message {
     Write(Op, Reply),
     Ping(oneshot::Sender<Result<(), StoreError>>),
+    /// Tests only: the writer says it stopped and waits until `resume` is dropped, so that
+    /// the writes sent meanwhile queue up and form the next batch, whatever the timing.
+    #[cfg(test)]
+    Pause {
+        paused: oneshot::Sender<()>,
+        resume: std::sync::mpsc::Receiver<()>,
+    },
 }
 
 /// A handle on the registry; cheap to clone. The writer stops when the last handle is gone.
@@ -340,6 +366,24 @@ impl Registry {
         }
     }
 
+    /// Tests only: stops the writer between batches until the returned sender is dropped
+    /// (see [`Message::Pause`]).
+    #[cfg(test)]
+    pub(crate) async fn pause_writer(&self) -> std::sync::mpsc::Sender<()> {
+        let (paused, stopped) = oneshot::channel();
+        let (resume_tx, resume) = std::sync::mpsc::channel();
+        let sent = self.jobs.send(Message::Pause { paused, resume }).await;
+        assert!(sent.is_ok(), "the writer is running");
+        stopped.await.expect("the writer pauses");
+        resume_tx
+    }
+
+    /// Tests only: messages waiting for the writer.
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
+    }
+
     /// Removes a registration; returns whether there was one.
     pub async fn deregister(&self, id: String) -> Result<bool, WriteError> {
         match self.submit(Op::Deregister { id }).await? {
@@ -348,10 +392,28 @@ impl Registry {
         }
     }
 
-    /// Creates or replaces a product; returns whether it is new.
-    pub async fn put_product(&self, id: String, product: NewProduct) -> Result<bool, WriteError> {
+    /// Creates or replaces a product; answers with the product as this write committed
+    /// it. (Read back from the view instead, the answer could show a later write.)
+    pub async fn put_product(
+        &self,
+        id: String,
+        product: NewProduct,
+    ) -> Result<PutProduct, WriteError> {
         match self.submit(Op::PutProduct { id, product }).await? {
-            Done::Put(created) => Ok(created),
+            Done::Product {
+                id,
+                product,
+                created,
+                index,
+            } => Ok(PutProduct {
+                created,
+                index,
+                body: to_bytes(&ProductOut {
+                    id: &id,
+                    product: &product.spec,
+                    last_updated: rfc3339(product.updated),
+                }),
+            }),
             other => unreachable_done(other),
         }
     }
@@ -622,6 +684,11 @@ impl WriterLoop {
                     Message::Ping(reply) => {
                         let _ = reply.send(self.ping());
                     }
+                    #[cfg(test)]
+                    Message::Pause { paused, resume } => {
+                        let _ = paused.send(());
+                        let _ = resume.recv();
+                    }
                 }
             }
             self.commit(writes);
@@ -751,6 +818,11 @@ impl WriterLoop {
             }
             let registry_index = view.registry_index + u64::from(change.registry_bumped);
             let products_index = view.products_index + u64::from(change.products_bumped);
+            for result in &mut results {
+                if let Ok(Done::Product { index, .. }) = result {
+                    *index = products_index;
+                }
+            }
             if change.registry_bumped {
                 tx.set_index(Collection::Registry, registry_index)?;
             }
@@ -858,10 +930,17 @@ impl WriterLoop {
         product: &NewProduct,
     ) -> Result<Result<Done, WriteError>, StoreError> {
         let prev = change.product(view, id);
-        if prev.is_some_and(|p| p.spec.get() == product.spec.get()) {
+        // The index is the batch's, filled in once every write in it is known.
+        let done = |product: &Product, created| Done::Product {
+            id: id.to_owned(),
+            product: product.clone(),
+            created,
+            index: 0,
+        };
+        if let Some(p) = prev.filter(|p| p.spec.get() == product.spec.get()) {
             // The operator re-applies the same document on every reconcile: no write, no
             // wake-up for watchers.
-            return Ok(Ok(Done::Put(false)));
+            return Ok(Ok(done(p, false)));
         }
         let created = prev.is_none();
         if created && Change::count(&view.products, &change.products) >= limits.max_products {
@@ -879,8 +958,9 @@ impl WriterLoop {
             updated: next.updated,
         })?;
         change.products_bumped = true;
+        let answer = done(&next, created);
         change.products.insert(id.to_owned(), Some(next));
-        Ok(Ok(Done::Put(created)))
+        Ok(Ok(answer))
     }
 
     fn sweep(
@@ -1072,11 +1152,12 @@ mod tests {
         let (r, _w) = start(Arc::clone(&clock), 10);
         let doc = br#"{"domain":"d","owner":"o","version":"1.0.0","status":"active"}"#;
         let p = crate::catalog::parse_product("p", doc).unwrap();
-        assert!(r.put_product("p".into(), p.clone()).await.unwrap());
+        assert!(r.put_product("p".into(), p.clone()).await.unwrap().created);
         let index = r.index(Collection::Products);
         clock.advance(Duration::from_secs(1));
-        assert!(!r.put_product("p".into(), p).await.unwrap());
-        assert_eq!(r.index(Collection::Products), index);
+        let again = r.put_product("p".into(), p).await.unwrap();
+        assert!(!again.created);
+        assert_eq!((again.index, r.index(Collection::Products)), (index, index));
         let one: serde_json::Value = serde_json::from_slice(&r.product_json("p").unwrap()).unwrap();
         assert_eq!(one["lastUpdated"], "1970-01-01T00:00:00.000000Z");
         assert!(r.delete_product("p".into()).await.unwrap());

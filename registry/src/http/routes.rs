@@ -167,18 +167,15 @@ pub(super) async fn put_product(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ErrorResponse> {
     let product = parse_product(&id, &body)?;
-    let created = state.registry.put_product(id.clone(), product).await?;
-    let body = state.registry.product_json(&id).ok_or_else(not_found)?;
-    let status = if created {
+    // The answer is what this write committed: read back from the view, it could already
+    // show a concurrent write to the same id.
+    let put = state.registry.put_product(id, product).await?;
+    let status = if put.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok(json_response(
-        status,
-        body,
-        Some(state.registry.index(Collection::Products)),
-    ))
+    Ok(json_response(status, put.body, Some(put.index)))
 }
 
 pub(super) async fn delete_product(
@@ -586,6 +583,42 @@ mod tests {
             .status,
             StatusCode::NO_CONTENT
         );
+    }
+
+    #[tokio::test]
+    async fn a_put_answers_with_what_it_committed_not_a_later_write() {
+        let state = state(ReadAccess::Open);
+        let app = app(state.clone());
+        let put = |version: &str| {
+            let doc =
+                format!(r#"{{"domain":"d","owner":"o","version":"{version}","status":"active"}}"#);
+            let req = axum::http::Request::put("/api/v1/products/p")
+                .header("authorization", format!("Bearer {ADMIN}"))
+                .header(CONTENT_TYPE, "application/json")
+                .body(Body::from(doc))
+                .unwrap();
+            let app = app.clone();
+            tokio::spawn(async move { send(&app, req).await })
+        };
+        // Both PUTs wait in the queue while the writer is paused, so they commit in one
+        // batch: a read-back after either commit shows the batch's last document.
+        let resume = state.registry.pause_writer().await;
+        let (a, b) = (put("1.0.0"), put("1.1.0"));
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while state.registry.queued() < 2 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("both PUTs queued");
+        drop(resume);
+        let (a, b) = (a.await.unwrap(), b.await.unwrap());
+        assert_eq!(a.json["product"]["version"], "1.0.0", "{}", a.json);
+        assert_eq!(b.json["product"]["version"], "1.1.0", "{}", b.json);
+        let mut statuses = [a.status, b.status];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::CREATED]);
+        assert_eq!(a.headers[&INDEX_HEADER], b.headers[&INDEX_HEADER]);
     }
 
     #[tokio::test]
