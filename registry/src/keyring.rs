@@ -77,6 +77,9 @@ pub struct Keyring {
     sources: Mutex<Vec<Source>>,
     inline: Option<String>,
     current: RwLock<Arc<Tokens>>,
+    /// Counts the key rings put in force, for what outlives a request (an event stream)
+    /// to check its token again.
+    changes: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -105,12 +108,18 @@ impl Keyring {
             sources: Mutex::new(sources),
             inline,
             current: RwLock::new(Arc::new(tokens)),
+            changes: watch::Sender::new(0),
         })
     }
 
     /// The tokens in force now.
     pub fn current(&self) -> Arc<Tokens> {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Sees every new key ring put in force.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// Reads every path again and puts a new key ring in force if what parses changed.
@@ -155,6 +164,7 @@ impl Keyring {
                     tracing::info!(tokens = n, "tokens reloaded");
                 }
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(tokens);
+                self.changes.send_modify(|n| *n += 1);
                 Reload::Applied(n)
             }
             Err(e) => {

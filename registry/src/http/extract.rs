@@ -63,6 +63,16 @@ impl FromRequestParts<AppState> for WatchCaller {
     }
 }
 
+/// The bearer token as presented, for an event stream to check again after a reload.
+pub(super) struct Presented(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Presented {
+    type Rejection = ErrorResponse;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Presented(bearer(&parts.headers).map(str::to_owned)))
+    }
+}
+
 /// A registration id from the path, checked, that the request's token may write.
 pub(super) struct WritableRegistration(pub String);
 

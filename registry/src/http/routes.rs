@@ -16,7 +16,8 @@ use serde_json::json;
 
 use super::error::not_found;
 use super::extract::{
-    JsonBody, ProductId, Reader, RegistrationId, WatchCaller, WritableProduct, WritableRegistration,
+    JsonBody, Presented, ProductId, Reader, RegistrationId, WatchCaller, WritableProduct,
+    WritableRegistration,
 };
 use super::watch::{Watch, events, wait_for_change};
 use super::{AppState, INDEX_HEADER};
@@ -193,16 +194,18 @@ pub(super) async fn registry_events(
     State(state): State<AppState>,
     _: Reader,
     WatchCaller(caller): WatchCaller,
+    Presented(token): Presented,
 ) -> Result<Response, ErrorResponse> {
-    events(state, Collection::Registry, caller)
+    events(state, Collection::Registry, caller, token)
 }
 
 pub(super) async fn product_events(
     State(state): State<AppState>,
     _: Reader,
     WatchCaller(caller): WatchCaller,
+    Presented(token): Presented,
 ) -> Result<Response, ErrorResponse> {
-    events(state, Collection::Products, caller)
+    events(state, Collection::Products, caller, token)
 }
 
 #[cfg(test)]

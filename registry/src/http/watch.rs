@@ -7,6 +7,9 @@
 //! `reserve` slots are for callers with a valid token only, so an admin still gets in
 //! when anonymous clients hold every other slot.
 //!
+//! An event stream checks its token again whenever a reload puts a new key ring in force,
+//! and ends when the token may no longer read.
+//!
 //! Memory: an event is the collection's cached JSON (one `Bytes` shared by every watcher
 //! of that index) between a few bytes of framing, so 1,000 watchers of a 300 KB list cost
 //! 1,000 small frames and not 1,000 copies (axum's `Sse` copied the body twice per
@@ -36,7 +39,8 @@ use dappmesh_service::error::ErrorResponse;
 
 use super::AppState;
 use super::error::busy;
-use crate::auth::TokenId;
+use crate::auth::{Need, ReadAccess, TokenId};
+use crate::keyring::Keyring;
 use crate::store::Collection;
 use dappmesh_service::shutdown::stopped;
 
@@ -251,33 +255,70 @@ pub(super) async fn wait_for_change(
 /// Server-Sent Events: the whole collection (as its list endpoint returns it) at once,
 /// then again after every change, with the change index as the event id. A slow reader
 /// skips intermediate states instead of buffering them.
+/// An event stream's right to read, checked again whenever a new key ring is put in force:
+/// a stream outlives the request that opened it, and a token removed by a reload (or left
+/// without its `read` grant) must not keep it.
+struct ReadRight {
+    keyring: Arc<Keyring>,
+    changes: tokio::sync::watch::Receiver<u64>,
+    token: Option<String>,
+    reads: ReadAccess,
+}
+
+impl ReadRight {
+    /// Resolves once the token may no longer read.
+    async fn revoked(&mut self) {
+        loop {
+            if self.changes.changed().await.is_err() {
+                // The keyring is gone only when the server is: nothing to revoke.
+                std::future::pending::<()>().await;
+            }
+            let tokens = self.keyring.current();
+            if tokens
+                .check(self.token.as_deref(), Need::Read, self.reads)
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
 pub(super) fn events(
     state: AppState,
     c: Collection,
     caller: Caller,
+    token: Option<String>,
 ) -> Result<Response, ErrorResponse> {
     let slot = state.watchers.acquire(caller).map_err(busy)?;
     let index = state.registry.subscribe(c);
     let shutdown = state.shutdown.clone();
     let registry = state.registry.clone();
+    let reader = ReadRight {
+        changes: state.keyring.changes(),
+        keyring: state.keyring,
+        token,
+        reads: state.reads,
+    };
     let stream = futures_util::stream::unfold(
-        (index, shutdown, slot, Vec::<Bytes>::new(), true),
-        move |(mut index, mut shutdown, slot, mut pending, first)| {
+        (index, shutdown, slot, reader, Vec::<Bytes>::new(), true),
+        move |(mut index, mut shutdown, slot, mut reader, mut pending, first)| {
             let registry = registry.clone();
             async move {
                 if let Some(chunk) = pending.pop() {
                     return Some((
                         Ok::<_, Infallible>(chunk),
-                        (index, shutdown, slot, pending, false),
+                        (index, shutdown, slot, reader, pending, false),
                     ));
                 }
                 if !first {
                     tokio::select! {
                         changed = index.changed() => changed.ok()?,
                         () = stopped(&mut shutdown) => return None,
+                        () = reader.revoked() => return None,
                         () = tokio::time::sleep(KEEP_ALIVE) => {
                             let ping = Bytes::from_static(b":\n\n");
-                            return Some((Ok(ping), (index, shutdown, slot, pending, false)));
+                            return Some((Ok(ping), (index, shutdown, slot, reader, pending, false)));
                         }
                     }
                 }
@@ -292,7 +333,7 @@ pub(super) fn events(
                 let head = format!("event: {}\nid: {id}\ndata: ", c.as_str());
                 Some((
                     Ok(Bytes::from(head)),
-                    (index, shutdown, slot, pending, false),
+                    (index, shutdown, slot, reader, pending, false),
                 ))
             }
         },

@@ -211,6 +211,15 @@ async fn a_mounted_secret_is_reloaded_when_the_kubelet_swaps_it() {
         "the products' Secret does not exist yet"
     );
 
+    let mut stream = c
+        .get(format!("{base}/api/v1/watch/registry"))
+        .bearer_auth(OLD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert!(stream.chunk().await.unwrap().is_some(), "the first event");
+
     // The operator creates the products' Secret, and an admin rotates the old token.
     m.products.update(&orders_only());
     m.admin
@@ -221,6 +230,12 @@ async fn a_mounted_secret_is_reloaded_when_the_kubelet_swaps_it() {
         write_as(&c, &base, OLD, "a.w").await,
         StatusCode::UNAUTHORIZED
     );
+    // The event stream it opened ends too, rather than outliving the token.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while stream.chunk().await.unwrap().is_some() {}
+    })
+    .await
+    .expect("the removed token's event stream ends");
     let read = call(
         &c,
         Method::GET,
