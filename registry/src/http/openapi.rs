@@ -319,7 +319,7 @@ fn paths() -> Value {
             "/ready": {"get": {"summary": "Readiness: the database answers.", "security": [],
                 "responses": {"200": {"description": "Ready.", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ready"}}}}}},
                               "503": error_response("The database is not reachable.")}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics.", "security": [],
+            "/metrics": {"get": {"summary": "Prometheus metrics.", "description": "Served on its own port instead (a 404 here) when the registry runs with --metrics-port.", "security": [],
                 "responses": {"200": {"description": "Text exposition format 0.0.4.", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
             "/openapi.json": {"get": {"summary": "This document.", "security": [],
                 "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object"}}}}}}}
