@@ -6,6 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
@@ -67,15 +68,15 @@ fn gvk_of(object: &Value) -> Option<GroupVersionKind> {
 
 /// The owner reference every child carries: the product controls it, and Kubernetes removes
 /// it with the product.
-fn owner_reference(owner: &DataProduct) -> Value {
-    json!({
-        "apiVersion": DataProduct::api_version(&()),
-        "kind": DataProduct::kind(&()),
-        "name": owner.metadata.name,
-        "uid": owner.metadata.uid,
-        "controller": true,
-        "blockOwnerDeletion": true,
-    })
+pub(crate) fn owner_reference(owner: &DataProduct) -> OwnerReference {
+    OwnerReference {
+        api_version: DataProduct::api_version(&()).into_owned(),
+        kind: DataProduct::kind(&()).into_owned(),
+        name: owner.metadata.name.clone().unwrap_or_default(),
+        uid: owner.metadata.uid.clone().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
 }
 
 /// What an apply did: the children applied, and those left alone because they are not the

@@ -1,6 +1,7 @@
 //! The controller: watches DataProducts (and the children they own, and the mesh ConfigMap),
-//! and reconciles each one: render, apply the children, remove those no longer rendered,
-//! write the status. A finalizer runs the product's cleanup before Kubernetes removes it.
+//! and reconciles each one: render, apply the children, make its registry token, remove the
+//! children no longer rendered, write the status. A finalizer runs the product's cleanup
+//! before Kubernetes removes it.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -25,6 +26,7 @@ use crate::mesh::{self, Rendered};
 use crate::registry::{self, Catalog};
 use crate::resource::{DataProduct, Json};
 use crate::status::{self, Phase};
+use crate::tokens;
 use crate::web::Shared;
 use crate::{Error, Result};
 
@@ -133,7 +135,13 @@ async fn apply(product: &DataProduct, ctx: &Context) -> Result<Action> {
         }
     };
     let endpoints = status::endpoints(&children);
-    let outcome = children::apply(&ctx.client, &ctx.kinds, product, children).await?;
+    let mut outcome = children::apply(&ctx.client, &ctx.kinds, product, children).await?;
+    // The product's own registry token, which its widgets' pods wait for. No watch sees its
+    // Secret go (that would take reading every Secret of the cluster): a deleted one, which
+    // is how a token is rotated, is made anew at the product's next reconcile.
+    if let Some(conflict) = tokens::ensure(&ctx.client, &ctx.mesh.namespace, product).await? {
+        outcome.conflicts.push(conflict);
+    }
     let applied = outcome.applied;
     if is_new(product, &applied) {
         let generation = product.metadata.generation.unwrap_or_default();
@@ -218,9 +226,11 @@ async fn register(
     }
 }
 
-/// What a product's deletion needs before Kubernetes removes it: its children go with it
-/// through their owner references.
+/// What a product's deletion needs before Kubernetes removes it: its token stops opening
+/// anything first; its children (and its token's Secret) go with it through their owner
+/// references.
 async fn cleanup(product: &DataProduct, ctx: &Context) -> Result<Action> {
+    tokens::forget(&ctx.client, &ctx.mesh.namespace, product).await?;
     if let Some(catalog) = &ctx.catalog
         && let Err(message) = catalog.deregister(&registry::id(product)).await
     {

@@ -1,6 +1,7 @@
 //! The DappMesh operator as a library: the DataProduct resource, the mesh it is rendered
-//! with, the children it owns, its status, and the controller that keeps them in step. The
-//! binary in `main.rs` only reads flags, starts telemetry and runs the controller.
+//! with, the children it owns, its registry token, its status, and the controller that
+//! keeps them in step. The binary in `main.rs` only reads flags, starts telemetry and runs
+//! the controller.
 //!
 //! It renders with `dappmesh-compiler` and answers HTTP with `dappmesh-service`; it never
 //! depends on dappctl's binary or delivery crates, nor on the registry's.
@@ -13,6 +14,7 @@ pub mod metrics;
 pub mod registry;
 pub mod resource;
 pub mod status;
+pub mod tokens;
 pub mod web;
 
 /// Why a reconcile failed; it is retried.
@@ -32,6 +34,9 @@ pub enum Error {
 
     #[error("cannot remove the product from the registry: {0}")]
     Registry(String),
+
+    #[error("the operating system's random number generator failed: no token was made")]
+    Random,
 }
 
 impl Error {
@@ -48,6 +53,7 @@ impl Error {
             Error::NoMesh(_) => "no_mesh",
             Error::Render(_) => "render",
             Error::Registry(_) => "registry",
+            Error::Random => "random",
         }
     }
 }

@@ -190,8 +190,27 @@ fn widget(w: &Value, domain: &str, product: &str) -> ProductWidget {
         name: name.to_owned(),
         tag: w["tag"].as_str().unwrap_or_default().to_owned(),
         attributes: StringMap(attributes),
-        registration: Some(resource_name(&[domain, product, name])),
+        registration: Some(registration_id(domain, product, name)),
     }
+}
+
+/// The ids the sidecars of the product's widgets register under, as `dappctl render` sets
+/// them (`<domain>-<product>-<widget>`, shortened as resource names are): what the product's
+/// own token may write ([`crate::tokens`]).
+pub fn widget_ids(product: &DataProduct) -> Vec<String> {
+    let spec = product.spec.to_value();
+    let domain = spec["domain"].as_str().unwrap_or_default();
+    let name = product.metadata.name.as_deref().unwrap_or_default();
+    spec["widgets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| registration_id(domain, name, w["name"].as_str().unwrap_or_default()))
+        .collect()
+}
+
+fn registration_id(domain: &str, product: &str, widget: &str) -> String {
+    resource_name(&[domain, product, widget])
 }
 
 /// How long to wait before the next attempt after `attempts` failed ones.

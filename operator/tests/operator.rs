@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
 use operator::controller::{self, MeshSource, Settings};
@@ -619,8 +621,9 @@ async fn a_standby_replica_takes_over_when_the_leader_dies() {
 async fn registry_on(port: u16, dir: &std::path::Path) {
     use std::sync::Arc;
 
-    use registry::auth::{ReadAccess, Tokens};
+    use registry::auth::ReadAccess;
     use registry::clock::SystemClock;
+    use registry::keyring::Keyring;
     use registry::metrics::Metrics;
     use registry::state::{Limits, Registry};
     use registry::store::Store;
@@ -635,15 +638,16 @@ async fn registry_on(port: u16, dir: &std::path::Path) {
         Registry::start(store, Arc::new(SystemClock), TtlPolicy::default(), limits).unwrap();
     // The writer thread runs as long as the registry does, which is as long as this test.
     std::mem::forget(writer);
-    let mut tokens = Tokens::default();
-    tokens
-        .add("test", "operator-test-token-0001 products:*")
-        .unwrap();
+    let keyring = Keyring::load(
+        Vec::new(),
+        Some("operator-test-token-0001 products:*".into()),
+    )
+    .unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     std::mem::forget(stop);
     let state = registry::AppState {
         registry: catalog,
-        tokens: Arc::new(tokens),
+        keyring: Arc::new(keyring),
         reads: ReadAccess::Open,
         metrics: Arc::new(Metrics::default()),
         watchers: Arc::new(registry::http::watch::Watchers::new(
@@ -888,4 +892,251 @@ async fn an_object_the_product_does_not_own_is_never_overwritten_and_the_status_
     );
     assert!(!cluster.events("Conflict").is_empty());
     let _ = stop.send(());
+}
+
+impl Cluster {
+    /// A Secret's key, decoded; None when the Secret or the key is missing.
+    fn secret_key(&self, namespace: &str, name: &str, key: &str) -> Option<String> {
+        let secret = self.get("v1", "Secret", Some(namespace), name)?;
+        let encoded = secret["data"].get(key)?.clone();
+        let bytes: ByteString = serde_json::from_value(encoded).unwrap();
+        Some(String::from_utf8(bytes.0).unwrap())
+    }
+
+    fn product_token(&self) -> Option<String> {
+        self.secret_key("sales", "orders-registry-token", "token")
+    }
+
+    /// A product's line in the registry's product tokens.
+    fn token_entry(&self, key: &str) -> Option<String> {
+        self.secret_key("dappmesh-system", operator::tokens::PRODUCT_TOKENS, key)
+    }
+
+    /// Sets a key of the registry's product tokens by hand, as kubectl would.
+    async fn write_entry(&self, key: &str, line: &str) {
+        let patch = json!({"data": {key: ByteString(line.as_bytes().to_vec())}});
+        Api::<Secret>::namespaced(self.client.clone(), "dappmesh-system")
+            .patch(
+                operator::tokens::PRODUCT_TOKENS,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Writes to Secrets the server received so far.
+    fn secret_writes(&self) -> usize {
+        self.server
+            .requests()
+            .iter()
+            .filter(|r| r.method != "GET" && r.path.contains("/secrets"))
+            .count()
+    }
+
+    /// Has the product reconciled once more (an annotation changes no generation, but the
+    /// watch sees it), and waits until that reconcile has written its status.
+    async fn reconcile_again(&self, round: u32) {
+        let status_writes = || {
+            self.server
+                .requests()
+                .iter()
+                .filter(|r| r.method == "PATCH" && r.path.ends_with("/orders/status"))
+                .count()
+        };
+        let before = status_writes();
+        let touch =
+            json!({"metadata": {"annotations": {"example.com/touched": round.to_string()}}});
+        self.api("dappmesh.io/v1alpha1", "DataProduct", "dataproducts")
+            .patch("orders", &PatchParams::default(), &Patch::Merge(&touch))
+            .await
+            .unwrap();
+        eventually("the product reconciled again", || status_writes() > before).await;
+    }
+
+    /// Gives the Ready product two widgets, waits for its token and line, and returns the
+    /// token.
+    async fn with_widgets(&self) -> String {
+        eventually("the product is Ready", || ready(&self.product())).await;
+        let mut spec = self.product()["spec"].clone();
+        spec["widgets"] = json!([
+            {"name": "chart", "tag": "orders-chart", "image": "sales/chart-widget:1.0.0"},
+            {"name": "map", "tag": "orders-map", "image": "sales/map-widget:1.0.0"},
+        ]);
+        self.edit_product(spec).await;
+        eventually("the token and its line exist", || {
+            self.product_token().is_some() && self.token_entry("sales.orders").is_some()
+        })
+        .await;
+        self.product_token().unwrap()
+    }
+}
+
+/// The grants of the product with two widgets: exactly their ids.
+const GRANTS: &str = "registry:sales-orders-chart registry:sales-orders-map";
+
+fn is_hex_token(token: &str) -> bool {
+    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_with_widgets_gets_its_own_token_granting_exactly_its_widget_ids() {
+    let cluster = start("tokens").await;
+    eventually("the product is Ready", || ready(&cluster.product())).await;
+    // Without widgets it needs no token.
+    assert_eq!(cluster.product_token(), None);
+    assert_eq!(cluster.token_entry("sales.orders"), None);
+
+    let token = cluster.with_widgets().await;
+    assert!(is_hex_token(&token), "{token}");
+    assert_eq!(
+        cluster.token_entry("sales.orders").unwrap(),
+        format!("{token} {GRANTS}\n")
+    );
+    // The Secret is the product's, so it goes with it, and says who made it.
+    let secret = cluster
+        .get("v1", "Secret", Some("sales"), "orders-registry-token")
+        .unwrap();
+    let owner = &secret["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["uid"], cluster.product()["metadata"]["uid"]);
+    assert_eq!(owner["controller"], true);
+    assert_eq!(
+        secret["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "dappmesh-operator"
+    );
+    // The widget's heartbeat mounts that Secret, and no other.
+    let widget = cluster
+        .get("apps/v1", "Deployment", Some("sales"), "orders-chart")
+        .expect("the widget's Deployment");
+    let volumes = widget["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .unwrap();
+    let mounted: Vec<&Value> = volumes
+        .iter()
+        .filter_map(|v| v.pointer("/secret/secretName"))
+        .collect();
+    assert_eq!(mounted, [&json!("orders-registry-token")]);
+
+    // A reconcile with nothing new writes no Secret: the token stays.
+    let writes = cluster.secret_writes();
+    cluster.reconcile_again(1).await;
+    assert_eq!(cluster.secret_writes(), writes);
+    assert_eq!(cluster.product_token().unwrap(), token);
+
+    // A widget removed loses its grant.
+    let mut spec = cluster.product()["spec"].clone();
+    spec["widgets"] =
+        json!([{"name": "map", "tag": "orders-map", "image": "sales/map-widget:1.0.0"}]);
+    cluster.edit_product(spec).await;
+    eventually("the line grants the one widget left", || {
+        cluster.token_entry("sales.orders") == Some(format!("{token} registry:sales-orders-map\n"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_token_secret_rotates_the_token_and_a_widened_line_is_put_back() {
+    let cluster = start("rotate").await;
+    let token = cluster.with_widgets().await;
+
+    // Someone widens the product's line by hand: it is put back.
+    cluster
+        .write_entry("sales.orders", &format!("{token} registry:*\n"))
+        .await;
+    cluster.reconcile_again(1).await;
+    // Eventually: a reconcile already under way may have read the line before the edit.
+    eventually("the line is put back", || {
+        cluster.token_entry("sales.orders") == Some(format!("{token} {GRANTS}\n"))
+    })
+    .await;
+
+    // Rotation: the deleted Secret is made anew with another token, which replaces the line.
+    Api::<Secret>::namespaced(cluster.client.clone(), "sales")
+        .delete("orders-registry-token", &DeleteParams::default())
+        .await
+        .unwrap();
+    cluster.reconcile_again(2).await;
+    eventually("a new token is made", || cluster.product_token().is_some()).await;
+    let rotated = cluster.product_token().unwrap();
+    assert!(is_hex_token(&rotated), "{rotated}");
+    assert_ne!(rotated, token);
+    eventually("the new token replaces the line", || {
+        cluster.token_entry("sales.orders") == Some(format!("{rotated} {GRANTS}\n"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_product_takes_its_line_out_and_never_touches_another_products() {
+    let cluster = start("token-delete").await;
+    cluster.with_widgets().await;
+    let theirs = "their-token-0123456789 registry:crm-customers-map\n";
+    cluster.write_entry("crm.customers", theirs).await;
+    // Their line survives the product's own writes (a rotation rewrites its line)...
+    Api::<Secret>::namespaced(cluster.client.clone(), "sales")
+        .delete("orders-registry-token", &DeleteParams::default())
+        .await
+        .unwrap();
+    cluster.reconcile_again(1).await;
+    eventually("the product's line has its new token", || {
+        cluster.product_token().is_some_and(|token| {
+            cluster.token_entry("sales.orders") == Some(format!("{token} {GRANTS}\n"))
+        })
+    })
+    .await;
+    assert_eq!(
+        cluster.token_entry("crm.customers").as_deref(),
+        Some(theirs)
+    );
+
+    // ...and its deletion, which takes its line out before the product goes.
+    cluster
+        .api("dappmesh.io/v1alpha1", "DataProduct", "dataproducts")
+        .delete("orders", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("the product is gone", || {
+        cluster
+            .get(
+                "dappmesh.io/v1alpha1",
+                "DataProduct",
+                Some("sales"),
+                "orders",
+            )
+            .is_none()
+    })
+    .await;
+    assert_eq!(cluster.token_entry("sales.orders"), None);
+    assert_eq!(
+        cluster.token_entry("crm.customers").as_deref(),
+        Some(theirs)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_secret_someone_else_left_unusable_is_not_overwritten_and_grants_nothing() {
+    let cluster = start("foreign-token").await;
+    eventually("the product is Ready", || ready(&cluster.product())).await;
+    let broken = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "orders-registry-token", "namespace": "sales"},
+        "data": {"other": "eA=="}});
+    cluster.server.apply_as("kubectl", broken).unwrap();
+    let mut spec = cluster.product()["spec"].clone();
+    spec["widgets"] =
+        json!([{"name": "chart", "tag": "orders-chart", "image": "sales/chart-widget:1.0.0"}]);
+    cluster.edit_product(spec).await;
+    eventually("the product is Stalled on its token", || {
+        condition(&cluster.product(), "Stalled").is_some_and(|c| {
+            c["status"] == "True"
+                && c["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("Secret/orders-registry-token"))
+        })
+    })
+    .await;
+    let secret = cluster
+        .get("v1", "Secret", Some("sales"), "orders-registry-token")
+        .unwrap();
+    assert_eq!(secret["data"], json!({"other": "eA=="}));
+    assert_eq!(cluster.token_entry("sales.orders"), None);
 }
