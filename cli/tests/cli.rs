@@ -10,6 +10,7 @@ mod cli {
     mod fuzz;
     mod graph;
     mod hostile;
+    mod interrupted;
     mod render;
     mod rules;
 }

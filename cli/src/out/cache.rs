@@ -91,7 +91,9 @@ fn sweep(base: &Path) {
         let ours = Entry::ALL.iter().any(|kind| {
             name.strip_prefix(kind.prefix())
                 .is_some_and(|rest| rest.starts_with('-'))
-        }) || (name.starts_with('.') && name.contains(".tmp-"));
+        }) || super::atomic::is_temporary(&name)
+            // The names earlier builds gave.
+            || (name.starts_with('.') && name.contains(".tmp-"));
         let unused = entry
             .metadata()
             .is_ok_and(|meta| meta.is_file() && age(&meta).is_some_and(|a| a >= UNUSED_FOR));

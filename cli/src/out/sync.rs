@@ -5,32 +5,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use dappmesh_compiler::render::Output;
 use rayon::prelude::*;
 
-use super::atomic::{append, replace};
-
-/// Writes a file that is not there yet, in place: no reader had it, so there is nothing to
-/// replace atomically, and a render into an empty directory does half the directory updates.
-/// The file is owned (in [`OWNED`]) before it is created and has no fingerprint until the
-/// write completes, so should the process die mid-write, the next sync compares the file's
-/// content and rewrites it. Returns the new file's metadata; fails with `AlreadyExists` when
-/// the file is there after all.
-fn create(path: &Path, contents: &[u8]) -> io::Result<fs::Metadata> {
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
-    let written = file.write_all(contents).and_then(|()| file.metadata());
-    if written.is_err() {
-        let _ = fs::remove_file(path);
-    }
-    written
-}
+use super::atomic::{append, create, replace};
+use super::interrupted::Writing;
 
 /// The record, inside an output directory, of the files dappctl wrote there: one relative
 /// path per line, sorted. Files not listed are someone else's and are never touched. It
@@ -451,12 +434,28 @@ pub fn sync(
     // Directories first, then the files, each in parallel (thousands of small files: the
     // kernel's work per file dominates, and two cores halve it).
     let mut real = directories(dir, files.keys().map(String::as_str))?;
+    let writing = Writing::begin(dir);
+    if writing.interrupted() {
+        // Only directories that are what they seem are searched for temporaries: one behind
+        // a symbolic link, which a tampered record could name, is not.
+        let listed: BTreeSet<&str> = before
+            .iter()
+            .filter_map(|p| Some(p.rsplit_once('/')?.0))
+            .filter(|parent| !real.contains(parent))
+            .collect();
+        let listed: Vec<&str> = listed
+            .into_iter()
+            .filter(|parent| no_symlink(dir, parent, &mut real).is_ok())
+            .collect();
+        writing.sweep(real.iter().chain(&listed).copied())?;
+    }
     // Files about to be created are owned before they exist: should writing stop halfway,
     // the next run still knows them, and prunes them if they are no longer wanted.
     let mut rewritten = None;
     let rendered: Vec<&str> = files.keys().map(String::as_str).collect();
     if rendered.iter().any(|p| before.binary_search(p).is_err()) {
         let owned = merge(&before, &rendered);
+        writing.mark()?;
         replace(&record, listing(&owned).as_bytes(), true)?;
         rewritten = Some(owned);
     }
@@ -469,6 +468,7 @@ pub fn sync(
             // Neither owned nor fingerprinted: most likely not there (a first render), so it
             // is created without looking first.
             if recorded.is_none() && before.binary_search(&relative.as_str()).is_err() {
+                writing.mark()?;
                 match create(&path, contents) {
                     Ok(meta) => return Ok((relative.as_str(), Fingerprint::of(hash, &meta), true)),
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -488,6 +488,7 @@ pub fn sync(
                 _ => false,
             };
             if !same {
+                writing.mark()?;
                 replace(&path, contents, false)?;
             }
             let meta = if same {
@@ -543,8 +544,10 @@ pub fn sync(
         None => Some(listing(&owned)).filter(|now| *now != recorded),
     };
     if let Some(listing) = changed {
+        writing.mark()?;
         replace(&record, listing.as_bytes(), true)?;
     }
+    writing.end()?;
     let found: Vec<(&str, Option<Fingerprint>)> = outcomes
         .iter()
         .map(|(path, print, _)| (*path, *print))
@@ -886,6 +889,55 @@ mod tests {
         assert_eq!(synced.written, ["a.yaml", "b.yaml"]);
         assert_eq!(fs::read_to_string(dir.join("a.yaml")).unwrap(), "ours");
         assert_eq!(fs::read_to_string(dir.join("b.yaml")).unwrap(), "new");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_sync_after_a_stopped_one_removes_its_temporaries_and_nothing_else() {
+        let dir = temp_dir("stopped");
+        let want = || output(files(&[("a/x.yaml", "1"), ("b/y.yaml", "2")]));
+        sync(&dir, &want(), all, &mut Cache::default()).unwrap();
+        // What a sync killed while it replaced a/x.yaml and the record leaves, beside files
+        // of the user's that only look alike.
+        fs::write(dir.join(super::super::interrupted::WRITING), "").unwrap();
+        for stray in [
+            "a/.x.yaml.4242.dappctl-tmp",
+            ".dappctl-owned.4242.dappctl-tmp",
+        ] {
+            fs::write(dir.join(stray), "half").unwrap();
+        }
+        let users = [
+            "a/.x.yaml.dappctl-tmp",
+            "b/.y.yaml.tmp-1",
+            "a/x.yaml.4242.dappctl-tmp",
+        ];
+        for user in users {
+            fs::write(dir.join(user), "mine").unwrap();
+        }
+        let synced = sync(&dir, &want(), all, &mut Cache::default()).unwrap();
+        assert_eq!(synced.unchanged, 2);
+        let mut left: Vec<String> = ["", "a", "b"]
+            .iter()
+            .flat_map(|d| fs::read_dir(dir.join(d)).unwrap())
+            .map(|e| {
+                e.unwrap()
+                    .path()
+                    .strip_prefix(&dir)
+                    .unwrap()
+                    .display()
+                    .to_string()
+            })
+            .filter(|p| p.ends_with("tmp") || p.contains("tmp-") || p.contains("writing"))
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "a/.x.yaml.dappctl-tmp",
+                "a/x.yaml.4242.dappctl-tmp",
+                "b/.y.yaml.tmp-1"
+            ]
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
