@@ -44,3 +44,31 @@ rendered=target/rendered-examples
 cargo run --quiet --locked -p dappctl -- render examples --out "$rendered"
 mapfile -t versions < <(sed -n 's/^ *kubernetesVersion: *"\{0,1\}\([0-9.]*\)"\{0,1\}.*/\1/p' examples/mesh.yaml | sort -u)
 bash tests/oracles/check.sh "$rendered" "${versions[@]}"
+
+echo "== registry: schemathesis against a live registry (every check, bounded examples and time)"
+bash registry/tests/schemathesis.sh
+
+# The fuzz targets (tests/fuzz, README "Fuzzing") need a nightly toolchain for the
+# sanitizer instrumentation; each runs for a bounded time from the committed seed corpus,
+# adding what it finds to a corpus under target/ (the committed one is only read).
+if cargo +nightly --version >/dev/null 2>&1; then
+  if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked --quiet
+  fi
+  for target in load_validate render_templates registry_request; do
+    echo "== fuzz: $target for ${FUZZ_SECONDS:-30} s"
+    mkdir -p "target/fuzz-corpus/$target"
+    log="target/fuzz-corpus/$target.log"
+    if ! cargo +nightly fuzz run "$target" --fuzz-dir tests/fuzz \
+      "target/fuzz-corpus/$target" "tests/fuzz/corpus/$target" \
+      -- -max_total_time="${FUZZ_SECONDS:-30}" -timeout=60 -rss_limit_mb=2048 \
+      -print_final_stats=1 >"$log" 2>&1; then
+      tail -n 60 "$log"
+      echo "fuzz: $target failed; the input is under tests/fuzz/artifacts/$target/" >&2
+      exit 1
+    fi
+    grep -E '^stat::(number_of_executed_units|peak_rss_mb)' "$log" || true
+  done
+else
+  echo "== fuzz: skipped, no nightly toolchain (rustup toolchain install nightly runs them)"
+fi
