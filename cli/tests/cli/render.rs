@@ -486,6 +486,8 @@ fn the_operator_writes_only_in_the_domain_namespaces_and_reads_elsewhere() {
         [
             r#"coordination.k8s.io/leases get,update ["dappmesh-operator"]"#,
             "coordination.k8s.io/leases create",
+            r#"/secrets get,patch ["dappmesh-registry-product-tokens"]"#,
+            "/secrets create",
         ]
     );
     let written = [
@@ -500,6 +502,7 @@ fn the_operator_writes_only_in_the_domain_namespaces_and_reads_elsewhere() {
         "batch/cronjobs get,create,patch,delete",
         "batch/jobs get,create,patch,delete",
         "networking.k8s.io/networkpolicies get,create,patch,delete",
+        "/secrets get,create",
         "events.k8s.io/events create,patch",
     ];
     // A Role and its binding in each domain's namespace, in every environment; none
