@@ -190,6 +190,24 @@ impl Cluster {
         Api::namespaced_with(self.client.clone(), "sales", &resource)
     }
 
+    /// Deletes the product as its team would, and waits until the operator has let it go.
+    async fn delete_product(&self) {
+        self.api("dappmesh.io/v1alpha1", "DataProduct", "dataproducts")
+            .delete("orders", &DeleteParams::default())
+            .await
+            .unwrap();
+        eventually("the product is gone", || {
+            self.get(
+                "dappmesh.io/v1alpha1",
+                "DataProduct",
+                Some("sales"),
+                "orders",
+            )
+            .is_none()
+        })
+        .await;
+    }
+
     /// Changes the product's resource as its team would, with kubectl.
     async fn edit_product(&self, spec: Value) {
         let patch = json!({"apiVersion": "dappmesh.io/v1alpha1", "kind": "DataProduct",
@@ -739,22 +757,7 @@ async fn the_registry_being_down_holds_nothing_up_and_the_product_registers_once
     );
 
     // Deleted, the product leaves the catalog before it is released.
-    cluster
-        .api("dappmesh.io/v1alpha1", "DataProduct", "dataproducts")
-        .delete("orders", &DeleteParams::default())
-        .await
-        .unwrap();
-    eventually("the product is gone", || {
-        cluster
-            .get(
-                "dappmesh.io/v1alpha1",
-                "DataProduct",
-                Some("sales"),
-                "orders",
-            )
-            .is_none()
-    })
-    .await;
+    cluster.delete_product().await;
     assert_eq!(catalog_entry(port, &id).0, 404);
 }
 
@@ -1090,22 +1093,7 @@ async fn a_deleted_product_takes_its_line_out_and_never_touches_another_products
     );
 
     // ...and its deletion, which takes its line out before the product goes.
-    cluster
-        .api("dappmesh.io/v1alpha1", "DataProduct", "dataproducts")
-        .delete("orders", &DeleteParams::default())
-        .await
-        .unwrap();
-    eventually("the product is gone", || {
-        cluster
-            .get(
-                "dappmesh.io/v1alpha1",
-                "DataProduct",
-                Some("sales"),
-                "orders",
-            )
-            .is_none()
-    })
-    .await;
+    cluster.delete_product().await;
     assert_eq!(cluster.token_entry("sales.orders"), None);
     assert_eq!(
         cluster.token_entry("crm.customers").as_deref(),
