@@ -14,6 +14,8 @@ use operator::controller::{self, MeshSource, Settings};
 use serde_json::{Value, json};
 use test_apiserver::{ApiServer, Options, Workloads};
 
+mod rendering;
+
 /// A cluster with the scaffolded mesh's platform pieces and its one DataProduct, the rendered
 /// files to compare with, and the operator running.
 struct Cluster {
@@ -41,15 +43,6 @@ impl Drop for Cluster {
     }
 }
 
-fn read(path: &str, bytes: &[u8]) -> Vec<Value> {
-    let source = dappmesh_compiler::source::SourceFile::new(
-        PathBuf::from(path),
-        String::from_utf8_lossy(bytes),
-    );
-    dappmesh_compiler::load::yaml::parse(&source, dappmesh_compiler::load::yaml::Limits::default())
-        .unwrap()
-}
-
 async fn start(name: &str) -> Cluster {
     start_with(name, true, None).await
 }
@@ -72,21 +65,9 @@ async fn start_with(
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     }
-    let validated = dappmesh_compiler::validate::validate_paths(std::slice::from_ref(&dir))
-        .unwrap()
-        .validated
-        .expect("the scaffold is valid");
-    let files = dappmesh_compiler::render::render(
-        &validated,
-        &Default::default(),
-        &dappmesh_compiler::render::Afresh,
-    )
-    .unwrap()
-    .output
-    .files;
     let mut rendered = BTreeMap::new();
-    for (path, bytes) in &files {
-        for object in read(path, bytes) {
+    for (path, objects) in rendering::render(&dir) {
+        for object in objects {
             rendered.insert(path.clone(), object);
         }
     }

@@ -5,7 +5,7 @@
 //! runs every dev product; what they do not grant, the server refuses.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -14,6 +14,8 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use operator::controller::{self, MeshSource, Settings};
 use serde_json::{Value, json};
 use test_apiserver::{ApiServer, Options, User, Workloads};
+
+mod rendering;
 
 const OPERATOR: &str = "system:serviceaccount:dappmesh-system:operator";
 
@@ -24,36 +26,6 @@ const RBAC_KINDS: [&str; 5] = [
     "RoleBinding",
     "ClusterRoleBinding",
 ];
-
-/// Every object `dappctl render examples` writes, by file.
-fn render_examples() -> BTreeMap<String, Vec<Value>> {
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let validated = dappmesh_compiler::validate::validate_paths(&[examples])
-        .unwrap()
-        .validated
-        .expect("the example mesh is valid");
-    let files = dappmesh_compiler::render::render(
-        &validated,
-        &Default::default(),
-        &dappmesh_compiler::render::Afresh,
-    )
-    .unwrap()
-    .output
-    .files;
-    let read = |path: &String, bytes: &Vec<u8>| {
-        let source = dappmesh_compiler::source::SourceFile::new(
-            PathBuf::from(path),
-            String::from_utf8_lossy(bytes),
-        );
-        let limits = dappmesh_compiler::load::yaml::Limits::default();
-        let objects = dappmesh_compiler::load::yaml::parse(&source, limits).unwrap();
-        (path.clone(), objects)
-    };
-    files
-        .iter()
-        .map(|(path, bytes)| read(path, bytes))
-        .collect()
-}
 
 /// Whether `path` holds what the platform and the dev domains need before their products: the
 /// CRD, the namespaces, the mesh ConfigMap, and every ServiceAccount, role and binding.
@@ -173,7 +145,7 @@ async fn cluster(rendered: &BTreeMap<String, Vec<Value>>) -> (ApiServer, kube::C
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rendered_rbac_runs_the_products_and_refuses_writes_outside_the_domains() {
     _ = rustls::crypto::ring::default_provider().install_default();
-    let rendered = render_examples();
+    let rendered = rendering::render(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"));
     let (server, client) = cluster(&rendered).await;
     let settings = Settings {
         mesh: MeshSource {
