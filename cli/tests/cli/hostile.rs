@@ -747,7 +747,7 @@ fn devices_named_on_the_command_line_are_refused_and_pipes_read() {
 }
 
 #[test]
-fn user_templates_that_loop_or_flood_are_stopped_naming_the_template() {
+fn user_templates_that_loop_flood_or_hoard_are_stopped_naming_the_template() {
     let cases = [
         (
             "product/spin.yaml.j2",
@@ -758,6 +758,15 @@ fn user_templates_that_loop_or_flood_are_stopped_naming_the_template() {
             "product/flood.yaml.j2",
             "{% for i in range(100000) %}{% for j in range(1000) %}xxxxxxxxxxxxxxxx{% endfor %}{% endfor %}\n",
             "16 MiB",
+        ),
+        (
+            // One instruction per doubling: fuel and the output cap never see it.
+            "product/double.yaml.j2",
+            &format!(
+                "{{% set s = \"xxxxxxxxxxxxxxxx\" %}}{}{{{{ s | length }}}}\n",
+                "{% set s = s ~ s %}".repeat(40)
+            ),
+            "256 MiB",
         ),
     ];
     for (name, text, why) in cases {

@@ -18,6 +18,7 @@ mod crd;
 mod documented;
 mod emit;
 mod macros;
+mod memory;
 mod product;
 pub mod resource;
 mod runs;
@@ -36,6 +37,7 @@ use crate::source::SourceFile;
 use crate::validate::{Doc, Validated};
 pub use context::resource_name;
 pub use emit::to_yaml;
+pub use memory::Metered;
 use templates::Entry;
 pub use templates::Templates;
 pub use templates::{EMBEDDED, Scope};
@@ -337,7 +339,16 @@ fn render_entry(
         .get_template(&entry.name)
         .map_err(|e| RenderError::template(&entry.name, &e))?;
     let text = if templates.guarded {
-        render_capped(&template, ctx).map_err(|e| RenderError::template(&entry.name, &e))?
+        let verdict = format!(
+            "render::template\n\n  \u{d7} template {name}: held more than {mib} MiB of memory \
+             while rendering {dir}\n  help: a user's template may hold {mib} MiB while it renders; \
+             a string joined to itself (`s ~ s`) doubles with every join\n",
+            name = entry.name,
+            mib = memory::MAX_HELD_BYTES >> 20,
+            dir = dir.display(),
+        );
+        memory::metered(verdict, || render_capped(&template, ctx))
+            .map_err(|e| RenderError::template(&entry.name, &e))?
     } else {
         template
             .render(ctx)
