@@ -21,6 +21,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== rust-version (the promise covers every dependency; clippy holds our use of std to it)"
+python3 tests/build/msrv.py
 echo "== cargo doc (a broken intra-doc link or bad doc markup is an error)"
 # Private items too, so links inside modules are checked; a public item linking a private
 # one is fine here, the docs are read with --document-private-items.
