@@ -1,7 +1,7 @@
 //! The controller: watches DataProducts (and the children they own, and the mesh ConfigMap),
-//! and reconciles each one: render, apply the children, make its registry token, remove the
-//! children no longer rendered, write the status. A finalizer runs the product's cleanup
-//! before Kubernetes removes it.
+//! and reconciles each one: render, make its databases' credentials, apply the children,
+//! make its registry token, remove the children no longer rendered, write the status. A
+//! finalizer runs the product's cleanup before Kubernetes removes it.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -22,6 +22,7 @@ use kube::{Client, Resource};
 use serde_json::json;
 
 use crate::children::{self, Kinds, MANAGER};
+use crate::credentials;
 use crate::mesh::{self, Rendered};
 use crate::registry::{self, Catalog};
 use crate::resource::{DataProduct, Json};
@@ -135,7 +136,10 @@ async fn apply(product: &DataProduct, ctx: &Context) -> Result<Action> {
         }
     };
     let endpoints = status::endpoints(&children);
+    // Before the StatefulSets that mount them, so their pods never wait for a person.
+    let unusable = credentials::ensure(&ctx.client, product, &children).await?;
     let mut outcome = children::apply(&ctx.client, &ctx.kinds, product, children).await?;
+    outcome.conflicts.extend(unusable);
     // The product's own registry token, which its widgets' pods wait for. No watch sees its
     // Secret go (that would take reading every Secret of the cluster): a deleted one, which
     // is how a token is rotated, is made anew at the product's next reconcile.
@@ -228,7 +232,7 @@ async fn register(
 
 /// What a product's deletion needs before Kubernetes removes it: its token stops opening
 /// anything first; its children (and its token's Secret) go with it through their owner
-/// references.
+/// references. Its databases' credentials stay, as their volumes do ([`credentials`]).
 async fn cleanup(product: &DataProduct, ctx: &Context) -> Result<Action> {
     tokens::forget(&ctx.client, &ctx.mesh.namespace, product).await?;
     if let Some(catalog) = &ctx.catalog

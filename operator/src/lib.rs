@@ -1,6 +1,7 @@
 //! The DappMesh operator as a library: the DataProduct resource, the mesh it is rendered
-//! with, the children it owns, its registry token, its status, and the controller that
-//! keeps them in step. The binary in `main.rs` only reads flags, starts telemetry and runs
+//! with, the children it owns, its registry token and database credentials, its status, and
+//! the controller that keeps them in step; and the platform's own registry tokens, which
+//! the leader makes at start. The binary in `main.rs` only reads flags, starts telemetry and runs
 //! the controller.
 //!
 //! It renders with `dappmesh-compiler` and answers HTTP with `dappmesh-service`; it never
@@ -8,11 +9,14 @@
 
 pub mod children;
 pub mod controller;
+pub mod credentials;
 pub mod leader;
 pub mod mesh;
 pub mod metrics;
+pub mod platform;
 pub mod registry;
 pub mod resource;
+pub mod secrets;
 pub mod status;
 pub mod tokens;
 pub mod web;

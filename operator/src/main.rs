@@ -46,9 +46,15 @@ enum Command {
         /// The registry whose data-product catalog lists the products (none: no catalog).
         #[arg(long, env = "REGISTRY_URL")]
         registry_url: Option<String>,
-        /// A file holding the bearer token for the catalog (a `products:*` grant).
+        /// A file holding the bearer token for the catalog (a `products:*` grant). Without
+        /// it, the token is the one `--platform-secrets` finds or makes.
         #[arg(long, env = "REGISTRY_TOKEN_FILE")]
         registry_token_file: Option<std::path::PathBuf>,
+        /// Once leading, make the platform's registry token Secrets that are missing (the
+        /// operator's, the dashboard's and their grants, in the mesh ConfigMap's namespace)
+        /// and use the operator's own for the catalog.
+        #[arg(long, env = "PLATFORM_SECRETS")]
+        platform_secrets: bool,
         /// How many products are reconciled at once.
         #[arg(long, env = "CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
         concurrency: u16,
@@ -86,6 +92,7 @@ async fn run() -> anyhow::Result<()> {
         identity,
         registry_url,
         registry_token_file,
+        platform_secrets,
         concurrency,
     } = Args::parse().command;
     let token = match &registry_token_file {
@@ -97,10 +104,6 @@ async fn run() -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let catalog = registry_url
-        .as_deref()
-        .map(|url| Catalog::new(url, token))
-        .transpose()?;
     let client = kube::Client::try_default().await?;
     let mesh = MeshSource {
         namespace: mesh_namespace.unwrap_or_else(|| client.default_namespace().to_owned()),
@@ -129,6 +132,20 @@ async fn run() -> anyhow::Result<()> {
         () = stopped(stopping.clone()) => return Ok(()),
     }
     tracing::info!(identity = %election.identity, "leading");
+    let token = match token {
+        Some(token) => Some(token),
+        None if platform_secrets => {
+            tokio::select! {
+                token = platform_token(&client, &mesh.namespace) => token,
+                () = stopped(stopping.clone()) => return Ok(()),
+            }
+        }
+        None => None,
+    };
+    let catalog = registry_url
+        .as_deref()
+        .map(|url| Catalog::new(url, token))
+        .transpose()?;
     let (lost_tx, lost_rx) = tokio::sync::oneshot::channel();
     let holder = {
         let (election, client) = (election.clone(), client.clone());
@@ -159,6 +176,23 @@ async fn run() -> anyhow::Result<()> {
     holder.abort();
     election.release(&client).await;
     Ok(())
+}
+
+/// Makes the platform's token Secrets that are missing, retrying until the API server
+/// takes it (a missing Role shows here first), and returns the operator's token.
+async fn platform_token(client: &kube::Client, namespace: &str) -> Option<String> {
+    loop {
+        match operator::platform::ensure(client, namespace).await {
+            Ok(platform) => {
+                for why in &platform.unusable {
+                    tracing::error!("{why}");
+                }
+                return platform.operator_token;
+            }
+            Err(e) => tracing::warn!("cannot make the platform's token Secrets: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
 }
 
 /// A name unique among replicas when Kubernetes gives none: host and process id.

@@ -14,10 +14,10 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
+use crate::Result;
 use crate::children::{self, MANAGER};
-use crate::registry;
 use crate::resource::DataProduct;
-use crate::{Error, Result};
+use crate::{registry, secrets};
 
 /// The Secret in the platform namespace with one key per product that has widgets, which the
 /// registry mounts as a directory of token files (`--tokens-file`).
@@ -25,9 +25,6 @@ pub const PRODUCT_TOKENS: &str = "dappmesh-registry-product-tokens";
 
 /// The key of the product's Secret that holds its token (the heartbeat's token file).
 pub const TOKEN_KEY: &str = "token";
-
-/// Bytes of randomness in a token: 256 bits, written as 64 hex digits.
-const TOKEN_BYTES: usize = 32;
 
 /// The product's token Secret, in its namespace; `widgets.yaml.j2` mounts the same name.
 pub fn secret_name(product: &str) -> String {
@@ -65,16 +62,23 @@ pub async fn ensure(
     let key = entry_key(product);
     let ids = registry::widget_ids(product);
     if ids.is_empty() {
-        set_entry(client, platform, &key, None).await?;
+        set_entry(client, platform, PRODUCT_TOKENS, &key, None).await?;
         return Ok(None);
     }
     match product_token(client, product).await? {
         Ok(token) => {
-            set_entry(client, platform, &key, Some(&line(&token, &ids))).await?;
+            set_entry(
+                client,
+                platform,
+                PRODUCT_TOKENS,
+                &key,
+                Some(&line(&token, &ids)),
+            )
+            .await?;
             Ok(None)
         }
         Err(conflict) => {
-            set_entry(client, platform, &key, None).await?;
+            set_entry(client, platform, PRODUCT_TOKENS, &key, None).await?;
             Ok(Some(conflict))
         }
     }
@@ -83,7 +87,7 @@ pub async fn ensure(
 /// Takes the product's line out, so its token opens nothing once the product is deleted.
 /// Its Secret goes with the product, through the owner reference.
 pub async fn forget(client: &Client, platform: &str, product: &DataProduct) -> Result<()> {
-    set_entry(client, platform, &entry_key(product), None).await
+    set_entry(client, platform, PRODUCT_TOKENS, &entry_key(product), None).await
 }
 
 /// The token in the product's Secret, which is made if missing and never changed after: a
@@ -96,26 +100,8 @@ async fn product_token(
     let namespace = product.metadata.namespace.clone().unwrap_or_default();
     let name = secret_name(product.metadata.name.as_deref().unwrap_or_default());
     let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
-    let live = match api.get_opt(&name).await? {
-        Some(live) => live,
-        None => {
-            let token = generate()?;
-            let params = PostParams {
-                field_manager: Some(MANAGER.to_owned()),
-                ..PostParams::default()
-            };
-            match api
-                .create(&params, &token_secret(product, &name, &token))
-                .await
-            {
-                Ok(_) => return Ok(Ok(token)),
-                // Made since the read (by a replica that led before this one, or a
-                // person): that one is the token, never this.
-                Err(kube::Error::Api(e)) if e.code == 409 => api.get(&name).await?,
-                Err(e) => return Err(e.into()),
-            }
-        }
-    };
+    let wanted = token_secret(product, &name, &secrets::generate()?);
+    let (live, _) = secrets::get_or_create(&api, &wanted).await?;
     Ok(usable(&live).ok_or_else(|| {
         format!(
             "Secret/{name}: has no usable key {TOKEN_KEY} (16 to 512 printable characters, without `#` or `;`); delete it and the operator makes a new one"
@@ -125,38 +111,21 @@ async fn product_token(
 
 /// The Secret's token, if the registry would take it: what its token files accept, and
 /// without the characters that start a comment or another token there.
-fn usable(secret: &Secret) -> Option<String> {
-    let bytes = &secret.data.as_ref()?.get(TOKEN_KEY)?.0;
-    let token = std::str::from_utf8(bytes).ok()?.trim();
+pub(crate) fn usable(secret: &Secret) -> Option<String> {
+    let token = secrets::text(secret, TOKEN_KEY)?;
     let printable = token
         .bytes()
         .all(|b| b.is_ascii_graphic() && b != b'#' && b != b';');
     ((16..=512).contains(&token.len()) && printable).then(|| token.to_owned())
 }
 
-/// A new token: 32 bytes from the operating system, in hex.
-fn generate() -> Result<String> {
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; TOKEN_BYTES];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| Error::Random)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 /// The product's token Secret: owned by the product, so it goes with it, and labelled as the
 /// operator's, since no render has it.
 fn token_secret(product: &DataProduct, name: &str, token: &str) -> Secret {
-    let labels = BTreeMap::from([
-        (
-            "app.kubernetes.io/managed-by".to_owned(),
-            MANAGER.to_owned(),
-        ),
-        (
-            "dappmesh.io/product".to_owned(),
-            product.metadata.name.clone().unwrap_or_default(),
-        ),
-    ]);
+    let labels = secrets::labels(&[(
+        "dappmesh.io/product",
+        product.metadata.name.as_deref().unwrap_or_default(),
+    )]);
     Secret {
         metadata: ObjectMeta {
             name: Some(name.to_owned()),
@@ -174,12 +143,19 @@ fn token_secret(product: &DataProduct, name: &str, token: &str) -> Secret {
     }
 }
 
-/// Sets the product's key of [`PRODUCT_TOKENS`] to `line` (None: removes it), writing only
-/// when it differs and only that key: a merge patch, so products reconciled at once never
-/// undo each other's lines. The Secret is made with the first line.
-async fn set_entry(client: &Client, platform: &str, key: &str, line: Option<&str>) -> Result<()> {
+/// Sets the key `key` of the platform's tokens Secret `secret` ([`PRODUCT_TOKENS`] or
+/// [`crate::platform::PLATFORM_TOKENS`]) to `line` (None: removes it), writing only when it
+/// differs and only that key: a merge patch, so products reconciled at once never undo each
+/// other's lines. The Secret is made with the first line.
+pub(crate) async fn set_entry(
+    client: &Client,
+    platform: &str,
+    secret: &str,
+    key: &str,
+    line: Option<&str>,
+) -> Result<()> {
     let api: Api<Secret> = Api::namespaced(client.clone(), platform);
-    let live = api.get_opt(PRODUCT_TOKENS).await?;
+    let live = api.get_opt(secret).await?;
     let current = live
         .as_ref()
         .and_then(|s| s.data.as_ref()?.get(key))
@@ -197,11 +173,14 @@ async fn set_entry(client: &Client, platform: &str, key: &str, line: Option<&str
             ..PostParams::default()
         };
         match api
-            .create(&params, &tokens_secret(platform, key, value.clone()))
+            .create(
+                &params,
+                &tokens_secret(platform, secret, key, value.clone()),
+            )
             .await
         {
             Ok(_) => return Ok(()),
-            // Another product's reconcile made it first: this key goes into theirs.
+            // Another reconcile made it first: this key goes into theirs.
             Err(kube::Error::Api(e)) if e.code == 409 => {}
             Err(e) => return Err(e.into()),
         }
@@ -212,10 +191,7 @@ async fn set_entry(client: &Client, platform: &str, key: &str, line: Option<&str
         field_manager: Some(MANAGER.to_owned()),
         ..PatchParams::default()
     };
-    match api
-        .patch(PRODUCT_TOKENS, &params, &Patch::Merge(&patch))
-        .await
-    {
+    match api.patch(secret, &params, &Patch::Merge(&patch)).await {
         Ok(_) => Ok(()),
         // Deleted since the read: no line left to take out.
         Err(kube::Error::Api(e)) if e.code == 404 && line.is_none() => Ok(()),
@@ -223,16 +199,12 @@ async fn set_entry(client: &Client, platform: &str, key: &str, line: Option<&str
     }
 }
 
-fn tokens_secret(platform: &str, key: &str, value: ByteString) -> Secret {
-    let labels = BTreeMap::from([(
-        "app.kubernetes.io/managed-by".to_owned(),
-        MANAGER.to_owned(),
-    )]);
+fn tokens_secret(platform: &str, secret: &str, key: &str, value: ByteString) -> Secret {
     Secret {
         metadata: ObjectMeta {
-            name: Some(PRODUCT_TOKENS.to_owned()),
+            name: Some(secret.to_owned()),
             namespace: Some(platform.to_owned()),
-            labels: Some(labels),
+            labels: Some(secrets::labels(&[])),
             ..ObjectMeta::default()
         },
         type_: Some("Opaque".to_owned()),
@@ -250,7 +222,7 @@ mod tests {
 
     #[test]
     fn the_registry_grants_the_line_exactly_its_widget_ids() {
-        let token = generate().unwrap();
+        let token = secrets::generate().unwrap();
         assert_eq!(token.len(), 64);
         assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{token}");
         let ids = [

@@ -615,12 +615,16 @@ async fn a_standby_replica_takes_over_when_the_leader_dies() {
     eventually("b released the Lease", || cluster.lease_holder().is_none()).await;
 }
 
-/// The real registry (its library, on a SQLite file) on 127.0.0.1:`port`; the write token is
-/// `operator-test-token-0001`.
-async fn registry_on(port: u16, dir: &std::path::Path) {
+/// The real registry (its library, on a SQLite file) on 127.0.0.1:`port`, with `tokens` (the
+/// registry's token format) and reads as `reads` says.
+async fn registry_on(
+    port: u16,
+    dir: &std::path::Path,
+    tokens: String,
+    reads: registry::auth::ReadAccess,
+) {
     use std::sync::Arc;
 
-    use registry::auth::ReadAccess;
     use registry::clock::SystemClock;
     use registry::keyring::Keyring;
     use registry::metrics::Metrics;
@@ -637,17 +641,13 @@ async fn registry_on(port: u16, dir: &std::path::Path) {
         Registry::start(store, Arc::new(SystemClock), TtlPolicy::default(), limits).unwrap();
     // The writer thread runs as long as the registry does, which is as long as this test.
     std::mem::forget(writer);
-    let keyring = Keyring::load(
-        Vec::new(),
-        Some("operator-test-token-0001 products:*".into()),
-    )
-    .unwrap();
+    let keyring = Keyring::load(Vec::new(), Some(tokens)).unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     std::mem::forget(stop);
     let state = registry::AppState {
         registry: catalog,
         keyring: Arc::new(keyring),
-        reads: ReadAccess::Open,
+        reads,
         metrics: Arc::new(Metrics::default()),
         watchers: Arc::new(registry::http::watch::Watchers::new(
             registry::http::watch::WatcherLimits {
@@ -717,7 +717,13 @@ async fn the_registry_being_down_holds_nothing_up_and_the_product_registers_once
         status_writes() - before
     );
 
-    registry_on(port, &cluster.dir.0).await;
+    registry_on(
+        port,
+        &cluster.dir.0,
+        "operator-test-token-0001 products:*".into(),
+        registry::auth::ReadAccess::Open,
+    )
+    .await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while cluster.product()["status"]["registry"]["state"] != "Registered" {
         assert!(
@@ -1108,4 +1114,277 @@ async fn a_token_secret_someone_else_left_unusable_is_not_overwritten_and_grants
         .unwrap();
     assert_eq!(secret["data"], json!({"other": "eA=="}));
     assert_eq!(cluster.token_entry("sales.orders"), None);
+}
+
+impl Cluster {
+    /// The platform Secret's labels and data, as the server holds them.
+    fn platform_secret(&self, name: &str) -> Option<Value> {
+        self.get("v1", "Secret", Some("dappmesh-system"), name)
+    }
+
+    /// A key of the grants Secret the registry reads the platform's tokens from.
+    fn platform_grant(&self, key: &str) -> Option<String> {
+        self.secret_key("dappmesh-system", operator::platform::PLATFORM_TOKENS, key)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_cluster_gets_random_platform_tokens_granting_exactly_what_each_needs_once() {
+    use operator::platform::{self, DASHBOARD_TOKEN, OPERATOR_TOKEN};
+
+    let cluster = start_with("platform", false, None).await;
+    assert_eq!(cluster.server.count(|o| o["kind"] == "Secret"), 0);
+    let made = platform::ensure(&cluster.client, "dappmesh-system")
+        .await
+        .unwrap();
+    assert!(made.unusable.is_empty(), "{:?}", made.unusable);
+    let operator = cluster
+        .secret_key("dappmesh-system", OPERATOR_TOKEN, "token")
+        .unwrap();
+    let dashboard = cluster
+        .secret_key("dappmesh-system", DASHBOARD_TOKEN, "token")
+        .unwrap();
+    assert!(is_hex_token(&operator) && is_hex_token(&dashboard));
+    assert_ne!(operator, dashboard);
+    assert_eq!(made.operator_token.as_deref(), Some(operator.as_str()));
+    for name in [OPERATOR_TOKEN, DASHBOARD_TOKEN] {
+        let secret = cluster.platform_secret(name).unwrap();
+        assert_eq!(
+            secret["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "dappmesh-operator"
+        );
+    }
+    // The registry's grants: the operator writes the catalog, the dashboard reads; no more.
+    assert_eq!(
+        cluster.platform_grant("operator"),
+        Some(format!("{operator} products:*\n"))
+    );
+    assert_eq!(
+        cluster.platform_grant("dashboard"),
+        Some(format!("{dashboard} read\n"))
+    );
+    let grants = cluster.platform_secret(platform::PLATFORM_TOKENS).unwrap();
+    assert_eq!(grants["data"].as_object().unwrap().len(), 2, "{grants}");
+
+    // A second start changes nothing: no write, the same tokens.
+    let writes = cluster.secret_writes();
+    let again = platform::ensure(&cluster.client, "dappmesh-system")
+        .await
+        .unwrap();
+    assert_eq!(cluster.secret_writes(), writes);
+    assert_eq!(again.operator_token.as_deref(), Some(operator.as_str()));
+    assert_eq!(
+        cluster.secret_key("dappmesh-system", DASHBOARD_TOKEN, "token"),
+        Some(dashboard)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_token_secrets_a_person_made_are_never_overwritten_nor_granted_again() {
+    use operator::platform::{self, DASHBOARD_TOKEN, OPERATOR_TOKEN};
+
+    let cluster = start_with("platform-person", false, None).await;
+    // The operator's token as an admin made it (and granted it in dappmesh-registry-tokens,
+    // as before), and a dashboard Secret with no token in it.
+    let theirs = "person-made-token-0123456789";
+    for (name, data) in [
+        (OPERATOR_TOKEN, json!({"token": ByteString(theirs.into())})),
+        (DASHBOARD_TOKEN, json!({"other": "eA=="})),
+    ] {
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": "dappmesh-system"}, "data": data});
+        cluster.server.apply_as("kubectl", secret).unwrap();
+    }
+    let before: Vec<Value> = [OPERATOR_TOKEN, DASHBOARD_TOKEN]
+        .map(|n| cluster.platform_secret(n).unwrap())
+        .to_vec();
+    let found = platform::ensure(&cluster.client, "dappmesh-system")
+        .await
+        .unwrap();
+    // The person's token is the operator's, as a mount of it would have been.
+    assert_eq!(found.operator_token.as_deref(), Some(theirs));
+    assert_eq!(found.unusable.len(), 1, "{:?}", found.unusable);
+    assert!(found.unusable[0].contains(DASHBOARD_TOKEN));
+    let after: Vec<Value> = [OPERATOR_TOKEN, DASHBOARD_TOKEN]
+        .map(|n| cluster.platform_secret(n).unwrap())
+        .to_vec();
+    assert_eq!(after, before, "untouched");
+    // Theirs to grant: listing a token twice makes the registry refuse both.
+    assert_eq!(cluster.platform_grant("operator"), None);
+    assert_eq!(cluster.platform_grant("dashboard"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_makes_its_own_token_and_the_registry_takes_its_catalog_writes() {
+    let cluster = start_with("platform-binary", false, None).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _operator = Running(
+        std::process::Command::new(env!("CARGO_BIN_EXE_operator"))
+            .args(["run", "--mesh-namespace", "dappmesh-system"])
+            .args(["--listen", &format!("127.0.0.1:{listen}")])
+            .args(["--registry-url", &format!("http://127.0.0.1:{port}")])
+            .arg("--platform-secrets")
+            .env("KUBECONFIG", cluster.dir.0.join("kubeconfig"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the operator starts"),
+    );
+    eventually("the platform's grants exist", || {
+        cluster.platform_grant("operator").is_some()
+            && cluster.platform_grant("dashboard").is_some()
+    })
+    .await;
+    // The registry as rendered: reads need a token, and its tokens are the grants Secret's.
+    let tokens = ["operator", "dashboard"]
+        .map(|k| cluster.platform_grant(k).unwrap())
+        .concat();
+    registry_on(
+        port,
+        &cluster.dir.0,
+        tokens,
+        registry::auth::ReadAccess::Token,
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cluster.product()["status"]["registry"]["state"] != "Registered" {
+        assert!(
+            Instant::now() < deadline,
+            "never registered: {}",
+            cluster.product()["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_in_the_cluster_gets_credentials_that_outlive_the_product_and_s3_none() {
+    let cluster = start("credentials").await;
+    eventually("the product is Ready", || ready(&cluster.product())).await;
+    let name = "orders-orders-db-credentials";
+    let password = cluster.secret_key("sales", name, "password").unwrap();
+    assert!(is_hex_token(&password), "{password}");
+    assert_eq!(
+        cluster.secret_key("sales", name, "username").as_deref(),
+        Some("orders")
+    );
+    // The database's StatefulSet mounts exactly that Secret.
+    let database = cluster
+        .get("apps/v1", "StatefulSet", Some("sales"), "orders-orders-db")
+        .unwrap();
+    let mounted: Vec<&Value> = database["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.pointer("/secret/secretName"))
+        .collect();
+    assert_eq!(mounted, [&json!(name)]);
+    let secret = cluster.get("v1", "Secret", Some("sales"), name).unwrap();
+    assert!(
+        secret["metadata"].get("ownerReferences").is_none(),
+        "{secret}"
+    );
+    assert_eq!(
+        secret["metadata"]["labels"]["dappmesh.io/product"],
+        "orders"
+    );
+
+    // An object store outside the cluster gets none; the password already made stays.
+    let mut spec = cluster.product()["spec"].clone();
+    spec["storage"].as_array_mut().unwrap().push(
+        json!({"name": "lake", "kind": "object", "engine": "s3", "bucket": "acme-orders",
+               "host": "s3.eu-central-1.amazonaws.com", "cidr": "52.219.168.0/21"}),
+    );
+    cluster.edit_product(spec).await;
+    eventually("the lake's ConfigMap exists", || {
+        cluster
+            .get("v1", "ConfigMap", Some("sales"), "orders-lake")
+            .is_some()
+    })
+    .await;
+    eventually("the product is Ready again", || ready(&cluster.product())).await;
+    assert!(
+        cluster
+            .get("v1", "Secret", Some("sales"), "orders-lake-credentials")
+            .is_none()
+    );
+    assert_eq!(
+        cluster.secret_key("sales", name, "password"),
+        Some(password.clone())
+    );
+
+    // Deleted, the product leaves its database's password, as its volume stays.
+    cluster.delete_product().await;
+    assert_eq!(
+        cluster.secret_key("sales", name, "password"),
+        Some(password)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_a_person_made_are_never_overwritten_and_an_incomplete_one_is_named() {
+    let cluster = start_with("credentials-person", false, None).await;
+    let theirs = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "orders-orders-db-credentials", "namespace": "sales"},
+        "data": {"password": ByteString(b"their-password".to_vec())}});
+    cluster.server.apply_as("kubectl", theirs).unwrap();
+    let before = cluster
+        .get(
+            "v1",
+            "Secret",
+            Some("sales"),
+            "orders-orders-db-credentials",
+        )
+        .unwrap();
+    let settings = Settings {
+        mesh: MeshSource {
+            namespace: "dappmesh-system".into(),
+            name: "dappmesh-mesh".into(),
+        },
+        catalog: None,
+        concurrency: 4,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(controller::run(
+        cluster.client.clone(),
+        settings,
+        operator::web::Shared::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    eventually("the product is Stalled on its credentials", || {
+        condition(&cluster.product(), "Stalled").is_some_and(|c| {
+            c["status"] == "True"
+                && c["message"].as_str().is_some_and(|m| {
+                    m.contains("Secret/orders-orders-db-credentials: has no key username")
+                })
+        })
+    })
+    .await;
+    let after = cluster
+        .get(
+            "v1",
+            "Secret",
+            Some("sales"),
+            "orders-orders-db-credentials",
+        )
+        .unwrap();
+    assert_eq!(after, before, "untouched");
+    // The database is applied all the same: its pod starts once the Secret is complete.
+    assert!(
+        cluster
+            .get("apps/v1", "StatefulSet", Some("sales"), "orders-orders-db")
+            .is_some()
+    );
+    let _ = stop.send(());
 }

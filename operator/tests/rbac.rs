@@ -2,7 +2,8 @@
 //! with the built-in templates, its platform and dev domain namespaces with every rendered
 //! ServiceAccount, Role, ClusterRole and binding applied to the test API server, and the
 //! controller running with the operator ServiceAccount's token. What the rendered roles grant
-//! runs every dev product; what they do not grant, the server refuses.
+//! runs every dev product (and the leader's platform Secrets); what they do not grant, the
+//! server refuses.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -147,6 +148,7 @@ async fn the_rendered_rbac_runs_the_products_and_refuses_writes_outside_the_doma
     _ = rustls::crypto::ring::default_provider().install_default();
     let rendered = rendering::render(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples"));
     let (server, client) = cluster(&rendered).await;
+    makes_the_platform_secrets(&server, &client).await;
     let settings = Settings {
         mesh: MeshSource {
             namespace: "dappmesh-system".into(),
@@ -198,8 +200,66 @@ async fn the_rendered_rbac_runs_the_products_and_refuses_writes_outside_the_doma
         count += 1;
     }
     assert!(count >= 10, "{count} children");
+    every_database_got_its_credentials(&server, &rendered);
     refuses_writes_outside_the_domains(&server, client).await;
     _ = stop.send(());
+}
+
+/// What the leader does first: the platform's token Secrets, made under the platform Role
+/// (create, and get or patch only by name); twice, as a restarted leader would.
+async fn makes_the_platform_secrets(server: &ApiServer, client: &kube::Client) {
+    for _ in 0..2 {
+        let platform = operator::platform::ensure(client, "dappmesh-system")
+            .await
+            .unwrap_or_else(|e| panic!("the rendered Role refuses them: {e}"));
+        assert!(platform.operator_token.is_some());
+    }
+    for name in [
+        operator::platform::OPERATOR_TOKEN,
+        operator::platform::DASHBOARD_TOKEN,
+        operator::platform::PLATFORM_TOKENS,
+    ] {
+        assert!(
+            server
+                .get("v1", "Secret", Some("dappmesh-system"), name)
+                .is_some(),
+            "{name}"
+        );
+    }
+}
+
+/// Every database a dev product runs in the cluster got its credentials, through the
+/// domains' Roles; no other Secret was made there but the products' registry tokens.
+fn every_database_got_its_credentials(server: &ApiServer, rendered: &BTreeMap<String, Vec<Value>>) {
+    let mounted: Vec<(String, String)> = objects(rendered, |p| p.starts_with("envs/dev/"))
+        .filter(|(_, o)| o["kind"] == "StatefulSet")
+        .flat_map(|(_, o)| {
+            let namespace = o["metadata"]["namespace"].as_str().unwrap().to_owned();
+            let volumes = o["spec"]["template"]["spec"]["volumes"].as_array().unwrap();
+            let names: Vec<String> = volumes
+                .iter()
+                .filter_map(|v| v.pointer("/secret/secretName")?.as_str())
+                .map(str::to_owned)
+                .collect();
+            names.into_iter().map(move |n| (namespace.clone(), n))
+        })
+        .collect();
+    assert!(mounted.len() >= 5, "{mounted:?}");
+    for (namespace, name) in &mounted {
+        let secret = server.get("v1", "Secret", Some(namespace), name);
+        assert!(
+            secret.is_some_and(|s| s["data"]["password"].is_string()),
+            "{namespace}/{name}"
+        );
+    }
+    let made = server.count(|o| {
+        o["kind"] == "Secret"
+            && o["metadata"]["namespace"] != "dappmesh-system"
+            && !o["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with("-registry-token"))
+    });
+    assert_eq!(made, mounted.len());
 }
 
 /// The operator's token creates nothing in kube-system, nor Secrets in `default`.

@@ -413,6 +413,53 @@ fn the_registry_takes_reads_with_a_token_from_its_clients_and_metrics_on_its_own
     );
     assert_eq!(container["ports"][1]["name"], "metrics");
     assert_eq!(container["ports"][1]["containerPort"], 9090);
+    // Every token Secret it reads is optional and a directory: it starts before any exists
+    // (the operator makes two of them), and no person has to make one.
+    let paths: Vec<&str> = args
+        .windows(2)
+        .filter(|w| w[0] == "--tokens-file")
+        .map(|w| w[1])
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/run/secrets/registry",
+            "/run/secrets/registry-platform",
+            "/run/secrets/registry-products"
+        ]
+    );
+    let volumes = registry["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .unwrap();
+    let secrets: Vec<(&str, Option<bool>)> = volumes
+        .iter()
+        .filter_map(|v| {
+            let secret = &v["secret"];
+            Some((secret["secretName"].as_str()?, secret["optional"].as_bool()))
+        })
+        .collect();
+    assert_eq!(
+        secrets,
+        [
+            ("dappmesh-registry-tokens", Some(true)),
+            ("dappmesh-registry-platform-tokens", Some(true)),
+            ("dappmesh-registry-product-tokens", Some(true)),
+        ]
+    );
+    // The operator makes its own token's Secret, so it mounts none (it would wait for it).
+    let operator = parse("operator", &files["platform/deployment-operator.yaml"]);
+    let pod = &operator["spec"]["template"]["spec"];
+    let args = pod["containers"][0]["args"].to_string();
+    assert!(args.contains(r#""--platform-secrets""#), "{args}");
+    assert!(!args.contains("--registry-token-file"), "{args}");
+    assert!(
+        pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v.get("secret").is_none()),
+        "{pod}"
+    );
 
     let dashboard = parse("dashboard", &files["platform/deployment-dashboard.yaml"]);
     let pod = &dashboard["spec"]["template"]["spec"];
@@ -486,7 +533,8 @@ fn the_operator_writes_only_in_the_domain_namespaces_and_reads_elsewhere() {
         [
             r#"coordination.k8s.io/leases get,update ["dappmesh-operator"]"#,
             "coordination.k8s.io/leases create",
-            r#"/secrets get,patch ["dappmesh-registry-product-tokens"]"#,
+            r#"/secrets get,patch ["dappmesh-registry-product-tokens", "dappmesh-registry-platform-tokens"]"#,
+            r#"/secrets get ["dappmesh-operator-registry-token", "dappmesh-dashboard-registry-token"]"#,
             "/secrets create",
         ]
     );
