@@ -132,16 +132,16 @@ async fn run() -> anyhow::Result<()> {
         () = stopped(stopping.clone()) => return Ok(()),
     }
     tracing::info!(identity = %election.identity, "leading");
-    let token = match token {
-        Some(token) => Some(token),
-        None if platform_secrets => {
-            tokio::select! {
-                token = platform_token(&client, &mesh.namespace) => token,
-                () = stopped(stopping.clone()) => return Ok(()),
-            }
+    // The dashboard's Secret is made even when the operator's own token comes from a file.
+    let made = if platform_secrets {
+        tokio::select! {
+            token = platform_token(&client, &mesh.namespace) => token,
+            () = stopped(stopping.clone()) => return Ok(()),
         }
-        None => None,
+    } else {
+        None
     };
+    let token = token.or(made);
     let catalog = registry_url
         .as_deref()
         .map(|url| Catalog::new(url, token))
