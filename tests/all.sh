@@ -50,6 +50,9 @@ bash tests/oracles/check.sh "$rendered" "${versions[@]}"
 echo "== registry: schemathesis against a live registry (every check, bounded examples and time)"
 bash registry/tests/schemathesis.sh
 
+echo "== images: built twice (same digests), run under runc, pushed with skopeo (tests/images.sh)"
+bash tests/images.sh
+
 # The fuzz targets (tests/fuzz, README "Fuzzing") need a nightly toolchain for the
 # sanitizer instrumentation; each runs for a bounded time from the committed seed corpus,
 # adding what it finds to a corpus under target/ (the committed one is only read).
