@@ -9,6 +9,7 @@ mod cli {
     mod formats;
     mod fuzz;
     mod graph;
+    mod health;
     mod hostile;
     mod interrupted;
     mod render;
