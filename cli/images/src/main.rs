@@ -27,7 +27,7 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build the images: OUT/<component>/ (an OCI image layout) and OUT/<component>.cdx.json
+    /// Build the images: `OUT/<component>/` (an OCI image layout) and `OUT/<component>.cdx.json`
     /// (its CycloneDX SBOM) for each component.
     Build {
         /// operator, registry, dashboard or dappctl; repeat for more (default: all four).

@@ -1,5 +1,5 @@
 //! The CycloneDX 1.5 SBOM of one image: the packages its binary links (from
-//! [`Workspace::linked`]) with their licences, crates.io purls and Cargo.lock checksums,
+//! [`crate::workspace::Workspace::linked`]) with their licences, crates.io purls and Cargo.lock checksums,
 //! and the dependency edges between them. The same workspace gives the same bytes: the time
 //! is the build's fixed one and the serial number is derived from the content.
 
